@@ -1,0 +1,38 @@
+import express, { type Express } from 'express';
+import { join } from 'node:path';
+import { healthRoutes, type HealthReporters } from './health.js';
+import { accessLog } from './http/access-log.js';
+import { errorHandler, notFound } from './http/errors.js';
+import { securityHeaders } from './http/security.js';
+import type { Sessions } from './http/session.js';
+import { linkRoutes } from './linking/routes.js';
+import type { Services } from './services.js';
+import { VIEWS_DIR } from './views.js';
+import { webhookRoutes } from './webhooks/route.js';
+
+export interface AppOptions {
+  sessions: Sessions;
+  health?: HealthReporters;
+}
+
+/** The Express app, without listen(): tests use it as it is. */
+export function createApp(services: Services, options: AppOptions): Express {
+  const { config, log } = services;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', config.trustProxy === 'false' ? false : config.trustProxy === 'true' ? true : config.trustProxy);
+  app.use(securityHeaders({ https: config.secureCookies }));
+  app.use(accessLog(log));
+  app.use('/static', express.static(join(VIEWS_DIR, 'static'), { index: false, maxAge: '1h' }));
+  app.use(healthRoutes(services, options.health));
+  // Webhooks carry no cookies: they are routed before sessions.
+  app.use(webhookRoutes(services));
+  app.use(options.sessions.middleware);
+  app.use(linkRoutes(services));
+  app.get('/', (_req, res) => {
+    res.type('text').send('Arbiter is running. Subscribers arrive through the link in their email.');
+  });
+  app.use(notFound);
+  app.use(errorHandler(log));
+  return app;
+}

@@ -1,0 +1,69 @@
+import type { Db } from '../db/open.js';
+import type { Clock } from '../clock.js';
+
+/** Who did something: an admin's Discord ID as `admin:<id>`, or one of the fixed actors. */
+export type Actor = 'webhook' | 'system' | 'subscriber' | `admin:${string}`;
+
+export interface AuditEntry {
+  actor: Actor;
+  action: string;
+  email?: string | null;
+  discordId?: string | null;
+  subscriptionId?: string | null;
+  roleId?: string | null;
+  reason?: string | null;
+  details?: Record<string, unknown>;
+}
+
+export interface AuditRow {
+  id: number;
+  at: string;
+  actor: string;
+  action: string;
+  email: string | null;
+  discord_id: string | null;
+  subscription_id: string | null;
+  role_id: string | null;
+  reason: string | null;
+  details: string | null;
+}
+
+export interface AuditLog {
+  record(entry: AuditEntry): void;
+  list(filter?: { discordId?: string; subscriptionId?: string; action?: string; limit?: number }): AuditRow[];
+}
+
+/** Append-only (the table refuses UPDATE and DELETE). Call inside the transaction of the change it describes. */
+export function createAuditLog(db: Db, clock: Clock): AuditLog {
+  const insert = db.prepare(`INSERT INTO audit_logs
+    (at, actor, action, email, discord_id, subscription_id, role_id, reason, details)
+    VALUES (@at, @actor, @action, @email, @discordId, @subscriptionId, @roleId, @reason, @details)`);
+  const select = db.prepare(`SELECT * FROM audit_logs
+    WHERE (@discordId IS NULL OR discord_id = @discordId)
+      AND (@subscriptionId IS NULL OR subscription_id = @subscriptionId)
+      AND (@action IS NULL OR action = @action)
+    ORDER BY id DESC LIMIT @limit`);
+  return {
+    record(entry) {
+      insert.run({
+        at: clock.now().toISOString(),
+        actor: entry.actor,
+        action: entry.action,
+        email: entry.email ?? null,
+        discordId: entry.discordId ?? null,
+        subscriptionId: entry.subscriptionId ?? null,
+        roleId: entry.roleId ?? null,
+        reason: entry.reason ?? null,
+        details: entry.details ? JSON.stringify(entry.details) : null,
+      });
+    },
+    list(filter = {}) {
+      return select.all({
+        discordId: filter.discordId ?? null,
+        subscriptionId: filter.subscriptionId ?? null,
+        action: filter.action ?? null,
+        limit: filter.limit ?? 100,
+      }) as AuditRow[];
+    },
+  };
+}

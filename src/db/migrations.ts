@@ -1,0 +1,99 @@
+/**
+ * Numbered migrations, applied in order at start and recorded in schema_migrations. Never edit one that has
+ * shipped: add the next number.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const migrations: Migration[] = [
+  {
+    version: 1,
+    name: 'webhooks, subscriptions, link tokens, jobs, audit log',
+    sql: `
+      CREATE TABLE webhook_events (
+        id INTEGER PRIMARY KEY,
+        delivery_id TEXT NOT NULL,
+        dedupe TEXT NOT NULL CHECK (dedupe IN ('webhook-id', 'event-id', 'body-sha256')),
+        scheme TEXT NOT NULL CHECK (scheme IN ('standard', 'legacy')),
+        type TEXT,
+        subscription_id TEXT,
+        payload TEXT NOT NULL,
+        received_at TEXT NOT NULL,
+        occurred_at TEXT,
+        outcome TEXT NOT NULL CHECK (outcome IN ('applied', 'stale', 'ignored', 'invalid')),
+        errors TEXT
+      );
+      -- Deliveries named by an id are unique forever; body hashes only dedupe for 24 h (checked in code).
+      CREATE UNIQUE INDEX webhook_events_delivery ON webhook_events (delivery_id) WHERE dedupe <> 'body-sha256';
+      CREATE INDEX webhook_events_body ON webhook_events (delivery_id, received_at) WHERE dedupe = 'body-sha256';
+      CREATE INDEX webhook_events_subscription ON webhook_events (subscription_id, received_at);
+
+      CREATE TABLE subscriptions (
+        subscription_id TEXT PRIMARY KEY,
+        email TEXT NOT NULL,
+        name TEXT NOT NULL DEFAULT '',
+        tier TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('active', 'suspended', 'cancelled')),
+        discord_id TEXT,
+        linked_at TEXT,
+        last_event_at TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      );
+      CREATE INDEX subscriptions_email ON subscriptions (email COLLATE NOCASE);
+      CREATE INDEX subscriptions_discord ON subscriptions (discord_id) WHERE discord_id IS NOT NULL;
+
+      CREATE TABLE link_tokens (
+        id INTEGER PRIMARY KEY,
+        token_hash TEXT NOT NULL UNIQUE,
+        subscription_id TEXT NOT NULL REFERENCES subscriptions (subscription_id),
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        used_at TEXT,
+        used_by TEXT,
+        revoked_at TEXT
+      );
+      CREATE INDEX link_tokens_subscription ON link_tokens (subscription_id);
+
+      CREATE TABLE jobs (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,
+        key TEXT NOT NULL,
+        payload TEXT NOT NULL DEFAULT '{}',
+        status TEXT NOT NULL CHECK (status IN ('pending', 'running', 'done', 'dead')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        max_attempts INTEGER NOT NULL,
+        run_at TEXT NOT NULL,
+        last_error TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        finished_at TEXT
+      );
+      CREATE UNIQUE INDEX jobs_one_pending ON jobs (kind, key) WHERE status = 'pending';
+      CREATE INDEX jobs_due ON jobs (status, run_at);
+
+      CREATE TABLE audit_logs (
+        id INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        email TEXT,
+        discord_id TEXT,
+        subscription_id TEXT,
+        role_id TEXT,
+        reason TEXT,
+        details TEXT
+      );
+      CREATE INDEX audit_logs_at ON audit_logs (at);
+      CREATE INDEX audit_logs_discord ON audit_logs (discord_id) WHERE discord_id IS NOT NULL;
+      CREATE INDEX audit_logs_subscription ON audit_logs (subscription_id) WHERE subscription_id IS NOT NULL;
+      CREATE TRIGGER audit_logs_no_update BEFORE UPDATE ON audit_logs
+        BEGIN SELECT RAISE(ABORT, 'audit_logs is append-only'); END;
+      CREATE TRIGGER audit_logs_no_delete BEFORE DELETE ON audit_logs
+        BEGIN SELECT RAISE(ABORT, 'audit_logs is append-only'); END;
+    `,
+  },
+];

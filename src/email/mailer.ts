@@ -1,0 +1,77 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import nodemailer, { type Transporter } from 'nodemailer';
+import type { Config } from '../config.js';
+import { ArbiterError } from '../errors.js';
+import type { Logger } from '../log.js';
+
+export interface Mail {
+  to: string;
+  subject: string;
+  text: string;
+  html: string;
+}
+
+export interface Mailer {
+  send(mail: Mail): Promise<{ messageId: string }>;
+  close(): void;
+  describe(): string;
+}
+
+/**
+ * SMTP when SMTP_HOST is set (pooled connections); otherwise, in development only, each message is written as an
+ * .eml file to DATA_DIR/outbox so that a newcomer can open it.
+ */
+export function createMailer(config: Pick<Config, 'smtp' | 'emailFrom' | 'dataDir'>, log: Logger): Mailer {
+  if (!config.smtp) return createOutboxMailer(config.emailFrom, join(config.dataDir, 'outbox'), log);
+  const { host, port, secure, user, pass } = config.smtp;
+  const transport = nodemailer.createTransport({
+    pool: true,
+    maxConnections: 2,
+    host,
+    port,
+    secure,
+    auth: user && pass ? { user, pass } : undefined,
+    connectionTimeout: 10_000,
+    greetingTimeout: 10_000,
+    socketTimeout: 30_000,
+  });
+  return {
+    async send(mail) {
+      try {
+        const info = await transport.sendMail({ from: config.emailFrom, ...mail });
+        return { messageId: info.messageId };
+      } catch (err) {
+        throw smtpError(err);
+      }
+    },
+    close: () => transport.close(),
+    describe: () => `smtp://${host}:${port}`,
+  };
+}
+
+function createOutboxMailer(from: string, dir: string, log: Logger): Mailer {
+  const transport: Transporter = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' });
+  return {
+    async send(mail) {
+      const info = await transport.sendMail({ from, ...mail });
+      mkdirSync(dir, { recursive: true });
+      const file = join(dir, `${new Date().toISOString().replace(/[:.]/g, '-')}-${mail.to.replace(/[^a-z0-9@._-]/gi, '_')}.eml`);
+      writeFileSync(file, info.message as Buffer);
+      log.info({ file }, 'email written to the outbox (no SMTP_HOST set)');
+      return { messageId: info.messageId };
+    },
+    close: () => transport.close(),
+    describe: () => `outbox ${dir}`,
+  };
+}
+
+/** A recipient refused for good is final; anything else (connection, auth, 4xx) is worth another try. */
+function smtpError(err: unknown): ArbiterError {
+  const e = err as { message?: string; responseCode?: number; command?: string };
+  const permanent = e.command === 'RCPT TO' && typeof e.responseCode === 'number' && e.responseCode >= 500;
+  return new ArbiterError('email_failed', `email not sent: ${e.message ?? String(err)}`, {
+    retryable: !permanent,
+    cause: err,
+  });
+}

@@ -1,0 +1,68 @@
+/**
+ * The one error type of Arbiter. `code` is stable: it appears in HTTP answers, job errors and logs, and other
+ * programs may match on it. `status` is the HTTP status when the error reaches a client.
+ */
+export type ErrorCode =
+  | 'config_invalid'
+  | 'bad_request'
+  | 'not_found'
+  | 'csrf_failed'
+  | 'rate_limited'
+  | 'payload_too_large'
+  | 'unsupported_media_type'
+  | 'webhook_malformed'
+  | 'webhook_unsigned'
+  | 'webhook_bad_signature'
+  | 'webhook_stale'
+  | 'webhook_invalid'
+  | 'link_invalid'
+  | 'oauth_failed'
+  | 'email_failed'
+  | 'discord_unavailable'
+  | 'discord_rate_limited'
+  | 'discord_missing_permissions'
+  | 'discord_role_hierarchy'
+  | 'discord_unknown_role'
+  | 'discord_unknown_member'
+  | 'discord_unknown_guild'
+  | 'discord_not_ready'
+  | 'ghost_unavailable'
+  | 'ghost_rejected'
+  | 'internal';
+
+export interface ErrorOptions {
+  status?: number;
+  details?: unknown;
+  /** Jobs: whether a later attempt may succeed. */
+  retryable?: boolean;
+  /** Jobs: the earliest useful retry, e.g. from a 429's retry_after. */
+  retryAfterMs?: number;
+  cause?: unknown;
+}
+
+export class ArbiterError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly details: unknown;
+  readonly retryable: boolean;
+  readonly retryAfterMs: number | undefined;
+
+  constructor(code: ErrorCode, message: string, options: ErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'ArbiterError';
+    this.code = code;
+    this.status = options.status ?? 500;
+    this.details = options.details;
+    this.retryable = options.retryable ?? false;
+    this.retryAfterMs = options.retryAfterMs;
+  }
+}
+
+export function isArbiterError(err: unknown): err is ArbiterError {
+  return err instanceof ArbiterError;
+}
+
+/** The body every error answer has: `{"error": {"code", "message", "details"?}}`. */
+export function errorBody(err: ArbiterError): { error: { code: ErrorCode; message: string; details?: unknown } } {
+  return { error: { code: err.code, message: err.message, ...(err.details === undefined ? {} : { details: err.details }) } };
+}

@@ -1,0 +1,17 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Request, RequestHandler } from 'express';
+import { ArbiterError } from '../errors.js';
+
+/** The session's CSRF token, made on first use; every state-changing form carries it as `_csrf`. */
+export function csrfToken(req: Request): string {
+  if (!req.session.csrf) req.session.csrf = randomBytes(32).toString('base64url');
+  return req.session.csrf;
+}
+
+export const requireCsrf: RequestHandler = (req, _res, next) => {
+  const expected = req.session?.csrf;
+  const given = typeof req.body?._csrf === 'string' ? req.body._csrf : '';
+  const ok = expected !== undefined && given.length === expected.length && timingSafeEqual(Buffer.from(given), Buffer.from(expected));
+  if (!ok) throw new ArbiterError('csrf_failed', 'This form has expired or did not come from this site. Go back, reload the page and try again.', { status: 403 });
+  next();
+};

@@ -1,0 +1,43 @@
+import { join } from 'node:path';
+import connectSqlite3 from 'connect-sqlite3';
+import session from 'express-session';
+import type { RequestHandler } from 'express';
+import type { Config } from '../config.js';
+
+declare module 'express-session' {
+  interface SessionData {
+    /** The pending subscriber link: the token's hash (never the token) and the OAuth state issued for it. */
+    link?: { tokenHash: string; state: string; issuedAt: number };
+    csrf?: string;
+  }
+}
+
+export interface Sessions {
+  middleware: RequestHandler;
+  close(): Promise<void>;
+}
+
+export const SESSION_COOKIE = 'arbiter.sid';
+
+/** express-session with its own sessions.db; cookies HttpOnly, SameSite=Lax (the OAuth return is a cross-site GET), Secure on https. */
+export function createSessions(config: Pick<Config, 'dataDir' | 'sessionSecret' | 'secureCookies'>): Sessions {
+  const SQLiteStore = connectSqlite3(session);
+  const store = new SQLiteStore({ db: 'sessions.db', dir: config.dataDir, createDirIfNotExists: true, concurrentDb: true });
+  const middleware = session({
+    name: SESSION_COOKIE,
+    secret: config.sessionSecret,
+    store,
+    resave: false,
+    saveUninitialized: false,
+    cookie: { httpOnly: true, sameSite: 'lax', secure: config.secureCookies, maxAge: 2 * 3_600_000 },
+  });
+  return {
+    middleware,
+    close: () =>
+      new Promise<void>((resolve) => {
+        const db = (store as unknown as { db?: { close(cb: () => void): void } }).db;
+        if (db) db.close(() => resolve());
+        else resolve();
+      }),
+  };
+}

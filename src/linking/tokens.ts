@@ -1,0 +1,74 @@
+/**
+ * Link tokens: 32 random bytes, base64url in the emailed link, only their SHA-256 stored. Single-use; a new token
+ * for a subscription revokes its older unused ones.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import type { Clock } from '../clock.js';
+import type { Db } from '../db/open.js';
+
+export type TokenStatus = 'valid' | 'expired' | 'used' | 'revoked' | 'unknown';
+
+export interface TokenRow {
+  id: number;
+  token_hash: string;
+  subscription_id: string;
+  created_at: string;
+  expires_at: string;
+  used_at: string | null;
+  used_by: string | null;
+  revoked_at: string | null;
+}
+
+export interface TokenCheck {
+  status: TokenStatus;
+  row?: TokenRow;
+}
+
+const TOKEN_FORMAT = /^[A-Za-z0-9_-]{43}$/;
+
+export function hashToken(token: string): string {
+  return createHash('sha256').update(token, 'utf8').digest('hex');
+}
+
+export interface LinkTokens {
+  issue(subscriptionId: string): { token: string; expiresAt: Date };
+  check(token: string): TokenCheck;
+  /** Marks a valid token used by this Discord user; returns the check made before spending. */
+  spend(token: string, discordId: string): TokenCheck;
+  revokeAll(subscriptionId: string): void;
+}
+
+export function createLinkTokens(db: Db, clock: Clock, ttlHours: number): LinkTokens {
+  const insert = db.prepare(`INSERT INTO link_tokens (token_hash, subscription_id, created_at, expires_at) VALUES (?, ?, ?, ?)`);
+  const revoke = db.prepare(`UPDATE link_tokens SET revoked_at = ? WHERE subscription_id = ? AND used_at IS NULL AND revoked_at IS NULL`);
+  const byHash = db.prepare('SELECT * FROM link_tokens WHERE token_hash = ?');
+  const use = db.prepare('UPDATE link_tokens SET used_at = ?, used_by = ? WHERE id = ? AND used_at IS NULL AND revoked_at IS NULL');
+
+  const check = (token: string): TokenCheck => {
+    if (!TOKEN_FORMAT.test(token)) return { status: 'unknown' };
+    const row = byHash.get(hashToken(token)) as TokenRow | undefined;
+    if (!row) return { status: 'unknown' };
+    if (row.used_at) return { status: 'used', row };
+    if (row.revoked_at) return { status: 'revoked', row };
+    if (row.expires_at <= clock.now().toISOString()) return { status: 'expired', row };
+    return { status: 'valid', row };
+  };
+
+  return {
+    issue: db.transaction((subscriptionId: string) => {
+      const now = clock.now();
+      const token = randomBytes(32).toString('base64url');
+      const expiresAt = new Date(now.getTime() + ttlHours * 3_600_000);
+      revoke.run(now.toISOString(), subscriptionId);
+      insert.run(hashToken(token), subscriptionId, now.toISOString(), expiresAt.toISOString());
+      return { token, expiresAt };
+    }),
+    check,
+    spend: db.transaction((token: string, discordId: string) => {
+      const result = check(token);
+      if (result.status === 'valid') use.run(clock.now().toISOString(), discordId, result.row!.id);
+      return result;
+    }),
+    revokeAll: (subscriptionId) => void revoke.run(clock.now().toISOString(), subscriptionId),
+  };
+}

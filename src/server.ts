@@ -1,0 +1,53 @@
+/**
+ * Starting and stopping the whole service: services, worker, HTTP server, and (later) the Discord client. main.ts
+ * calls it with the real config; tests and the demo call it with theirs.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createApp } from './app.js';
+import type { Config } from './config.js';
+import { createSessions } from './http/session.js';
+import { createServices, type ServiceOverrides, type Services } from './services.js';
+
+export interface RunningServer {
+  services: Services;
+  server: Server;
+  url: string;
+  stop(): Promise<void>;
+}
+
+export async function startServer(config: Config, overrides: ServiceOverrides = {}): Promise<RunningServer> {
+  const services = createServices(config, overrides);
+  const { log } = services;
+  for (const warning of config.warnings) log.warn(warning);
+  const sessions = createSessions(config);
+  const app = createApp(services, { sessions });
+  const server = createServer(app);
+  server.keepAliveTimeout = 5_000;
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 30_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+  services.worker.start();
+  log.info({ url, appUrl: config.appUrl, version: services.version, email: services.mailer.describe() }, 'Arbiter is listening');
+
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      // Stop accepting, let requests in flight finish, then the running jobs, then close what they used.
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      });
+      await services.worker.stop();
+      await sessions.close();
+      services.mailer.close();
+      services.db.close();
+      log.info('Arbiter stopped');
+    })());
+  return { services, server, url, stop };
+}

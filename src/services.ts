@@ -1,0 +1,80 @@
+/**
+ * All wiring in one place: from a Config to the services the HTTP app, the worker and the Discord client use.
+ * Tests build the same graph with their own clock, mailer or Discord/Ghost URLs.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createAuditLog, type AuditLog } from './audit/log.js';
+import { systemClock, type Clock } from './clock.js';
+import type { Config } from './config.js';
+import { createCommitQueue, type CommitQueue } from './db/commit-queue.js';
+import { openDatabase, type Db } from './db/open.js';
+import { createMailer, type Mailer } from './email/mailer.js';
+import { createJobQueue, type JobQueue } from './jobs/queue.js';
+import { createWorker, type JobHandler, type Worker } from './jobs/worker.js';
+import { LINK_EMAIL_JOB, linkEmailJob } from './linking/link-email.js';
+import { createLinkTokens, type LinkTokens } from './linking/tokens.js';
+import { createLogger, type Logger } from './log.js';
+import { createSubscriptionStore, type SubscriptionStore } from './subscriptions/store.js';
+import { createWebhookEventStore, type WebhookEventStore } from './webhooks/store.js';
+
+export const VERSION = readFileSync(fileURLToPath(new URL('../VERSION', import.meta.url)), 'utf8').trim();
+
+export interface Services {
+  config: Config;
+  db: Db;
+  log: Logger;
+  clock: Clock;
+  audit: AuditLog;
+  subscriptions: SubscriptionStore;
+  tokens: LinkTokens;
+  jobs: JobQueue;
+  webhookEvents: WebhookEventStore;
+  commits: CommitQueue;
+  mailer: Mailer;
+  worker: Worker;
+  startedAt: Date;
+  version: string;
+}
+
+export interface ServiceOverrides {
+  clock?: Clock;
+  log?: Logger;
+  mailer?: Mailer;
+  /** Worker retry timing; tests shorten it. */
+  retry?: { baseDelayMs?: number; maxDelayMs?: number; pollMs?: number };
+}
+
+export function createServices(config: Config, overrides: ServiceOverrides = {}): Services {
+  const clock = overrides.clock ?? systemClock;
+  const log = overrides.log ?? createLogger(config.logLevel);
+  const db = openDatabase(join(config.dataDir, 'arbiter.db'));
+  const audit = createAuditLog(db, clock);
+  const subscriptions = createSubscriptionStore(db);
+  const tokens = createLinkTokens(db, clock, config.linkTtlHours);
+  const jobs = createJobQueue(db, clock);
+  const mailer = overrides.mailer ?? createMailer(config, log);
+
+  const handlers: Record<string, JobHandler> = {
+    [LINK_EMAIL_JOB]: linkEmailJob({ config, subscriptions, tokens, mailer, audit, log }),
+  };
+  const worker = createWorker({ queue: jobs, handlers, log, clock, audit, ...overrides.retry });
+
+  return {
+    config,
+    db,
+    log,
+    clock,
+    audit,
+    subscriptions,
+    tokens,
+    jobs,
+    webhookEvents: createWebhookEventStore(db),
+    commits: createCommitQueue(db),
+    mailer,
+    worker,
+    startedAt: clock.now(),
+    version: VERSION,
+  };
+}

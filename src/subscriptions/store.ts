@@ -1,0 +1,47 @@
+import type { Db } from '../db/open.js';
+
+export type SubscriptionStatus = 'active' | 'suspended' | 'cancelled';
+
+export interface Subscription {
+  subscription_id: string;
+  email: string;
+  name: string;
+  tier: string;
+  status: SubscriptionStatus;
+  discord_id: string | null;
+  linked_at: string | null;
+  last_event_at: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface SubscriptionStore {
+  get(subscriptionId: string): Subscription | undefined;
+  /** Creates or replaces the billing-side fields; keeps the Discord link. */
+  save(s: Omit<Subscription, 'discord_id' | 'linked_at' | 'created_at'>): void;
+  link(subscriptionId: string, discordId: string, at: string): void;
+  byDiscordId(discordId: string): Subscription[];
+  byEmail(email: string): Subscription[];
+  linkedDiscordIds(): string[];
+}
+
+export function createSubscriptionStore(db: Db): SubscriptionStore {
+  const get = db.prepare('SELECT * FROM subscriptions WHERE subscription_id = ?');
+  const save = db.prepare(`INSERT INTO subscriptions
+      (subscription_id, email, name, tier, status, last_event_at, created_at, updated_at)
+    VALUES (@subscription_id, @email, @name, @tier, @status, @last_event_at, @updated_at, @updated_at)
+    ON CONFLICT (subscription_id) DO UPDATE SET email = excluded.email, name = excluded.name, tier = excluded.tier,
+      status = excluded.status, last_event_at = excluded.last_event_at, updated_at = excluded.updated_at`);
+  const link = db.prepare('UPDATE subscriptions SET discord_id = ?, linked_at = ?, updated_at = ? WHERE subscription_id = ?');
+  const byDiscord = db.prepare('SELECT * FROM subscriptions WHERE discord_id = ? ORDER BY created_at');
+  const byEmail = db.prepare('SELECT * FROM subscriptions WHERE email = ? COLLATE NOCASE ORDER BY created_at');
+  const linked = db.prepare('SELECT DISTINCT discord_id FROM subscriptions WHERE discord_id IS NOT NULL ORDER BY discord_id').pluck();
+  return {
+    get: (id) => get.get(id) as Subscription | undefined,
+    save: (s) => void save.run(s),
+    link: (id, discordId, at) => void link.run(discordId, at, at, id),
+    byDiscordId: (discordId) => byDiscord.all(discordId) as Subscription[],
+    byEmail: (email) => byEmail.all(email) as Subscription[],
+    linkedDiscordIds: () => linked.all() as string[],
+  };
+}
