@@ -229,9 +229,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
   const discordVars = ['DISCORD_CLIENT_ID', 'DISCORD_CLIENT_SECRET', 'DISCORD_BOT_TOKEN', 'DISCORD_GUILD_ID'] as const;
   const absentDiscord = discordVars.filter((v) => !e[v] && !invalid.has(v));
   let discord: DiscordConfig | null = null;
-  if (discordVars.some((v) => invalid.has(v))) {
-    // already reported
-  } else if (absentDiscord.length === 0) {
+  const someDiscord = discordVars.some((v) => e[v] || invalid.has(v));
+  if (absentDiscord.length === 0 && !discordVars.some((v) => invalid.has(v))) {
     discord = {
       clientId: e.DISCORD_CLIENT_ID!,
       clientSecret: e.DISCORD_CLIENT_SECRET!,
@@ -240,7 +239,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
       apiUrl: e.DISCORD_API_URL,
       authorizeUrl: e.DISCORD_AUTHORIZE_URL,
     };
-  } else if (production || absentDiscord.length < discordVars.length) {
+  } else if (production || someDiscord) {
     for (const v of absentDiscord) problem(v, 'is required: Discord sign-in and roles need all four DISCORD_* settings');
   } else {
     warnings.push('DISCORD_* settings are not set: sign-in with Discord and role changes are off; their jobs wait.');

@@ -1,0 +1,149 @@
+import { after, before, beforeEach, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { RunningServer } from '../../src/server.js';
+import { tempDir, testConfig, WEBHOOK_SECRET, type TempDir } from '../support/config.js';
+import { startTestServer } from '../support/server.js';
+import { startSmtp, type TestSmtp } from '../support/smtp.js';
+import { eventBody, legacyHeaders, postWebhook, standardHeaders } from '../support/webhooks.js';
+
+describe('POST /webhook/billing', () => {
+  let dir: TempDir;
+  let smtp: TestSmtp;
+  let app: RunningServer;
+  let n = 0;
+  const sub = () => `sub_${++n}`;
+
+  before(async () => {
+    dir = tempDir();
+    smtp = await startSmtp();
+    app = await startTestServer(testConfig(dir.path, { SMTP_HOST: '127.0.0.1', SMTP_PORT: String(smtp.port), WEBHOOK_MAX_BYTES: '2048' }));
+  });
+  after(async () => {
+    await app.stop();
+    await smtp.close();
+    dir.remove();
+  });
+  beforeEach(() => {
+    smtp.messages.length = 0;
+  });
+
+  const events = (subscriptionId: string) =>
+    app.services.db.prepare('SELECT * FROM webhook_events WHERE subscription_id = ? ORDER BY id').all(subscriptionId) as { outcome: string; errors: string | null }[];
+  const subscription = (id: string) => app.services.subscriptions.get(id);
+
+  test('a signed created event is accepted, stored, and emails a link; its replay is a duplicate and sends nothing more', async () => {
+    const id = sub();
+    const body = eventBody({ subscription_id: id, customer_email: 'Ada@Example.com' });
+    const headers = standardHeaders(WEBHOOK_SECRET, body);
+    const first = await postWebhook(app.url, body, headers);
+    assert.equal(first.status, 200);
+    assert.deepEqual(first.json, { status: 'accepted' });
+    assert.equal(subscription(id)?.status, 'active');
+    assert.equal(subscription(id)?.email, 'ada@example.com');
+
+    const replay = await postWebhook(app.url, body, headers);
+    assert.deepEqual([replay.status, replay.json], [200, { status: 'duplicate' }]);
+    await smtp.waitFor(1);
+    await app.services.worker.idle();
+    await new Promise((r) => setTimeout(r, 150));
+    assert.equal(smtp.messages.length, 1);
+    assert.equal(smtp.messages[0]!.to, 'ada@example.com');
+    assert.equal(events(id).length, 1);
+  });
+
+  test('legacy deliveries dedupe by event_id, and by body hash when there is none', async () => {
+    const id = sub();
+    const withId = eventBody({ subscription_id: id, event_id: `evt_${id}` });
+    assert.equal((await postWebhook(app.url, withId, legacyHeaders(WEBHOOK_SECRET, withId))).json.status, 'accepted');
+    assert.equal((await postWebhook(app.url, withId, legacyHeaders(WEBHOOK_SECRET, withId, false))).json.status, 'duplicate');
+    const id2 = sub();
+    const plain = eventBody({ subscription_id: id2 });
+    assert.equal((await postWebhook(app.url, plain, legacyHeaders(WEBHOOK_SECRET, plain))).json.status, 'accepted');
+    assert.equal((await postWebhook(app.url, plain, legacyHeaders(WEBHOOK_SECRET, plain))).json.status, 'duplicate');
+  });
+
+  test('an unknown event type is answered 200 "ignored" and recorded', async () => {
+    const id = sub();
+    const body = JSON.stringify({ event: 'invoice.paid', subscription_id: id });
+    const res = await postWebhook(app.url, body, standardHeaders(WEBHOOK_SECRET, body));
+    assert.deepEqual([res.status, res.json], [200, { status: 'ignored' }]);
+    assert.equal(events(id)[0]?.outcome, 'ignored');
+    assert.equal(subscription(id), undefined);
+  });
+
+  test('bad signatures are 401 and change nothing', async () => {
+    const id = sub();
+    const body = eventBody({ subscription_id: id });
+    const tampered = body.replace('Ada', 'Eve');
+    const cases = [
+      { headers: { 'content-type': 'application/json' }, code: 'webhook_unsigned' },
+      { headers: standardHeaders(WEBHOOK_SECRET, body), body: tampered, code: 'webhook_bad_signature' },
+      { headers: standardHeaders('whsec_' + Buffer.alloc(32, 1).toString('base64'), body), code: 'webhook_bad_signature' },
+      { headers: standardHeaders(WEBHOOK_SECRET, body, { timestamp: Math.floor(Date.now() / 1000) - 301 }), code: 'webhook_stale' },
+      { headers: legacyHeaders(WEBHOOK_SECRET, tampered), code: 'webhook_bad_signature' },
+    ];
+    for (const c of cases) {
+      const res = await postWebhook(app.url, c.body ?? body, c.headers);
+      assert.equal(res.status, 401, c.code);
+      assert.equal(res.json.error?.code, c.code);
+    }
+    assert.equal(subscription(id), undefined);
+    assert.equal(events(id).length, 0);
+  });
+
+  test('400 for a signed body that is not JSON, 415 for another content type, 413 for an oversized body', async () => {
+    const garbage = '{"event": "subscription.created",';
+    const bad = await postWebhook(app.url, garbage, standardHeaders(WEBHOOK_SECRET, garbage));
+    assert.deepEqual([bad.status, bad.json.error?.code], [400, 'webhook_malformed']);
+    const badTimestamp = { ...standardHeaders(WEBHOOK_SECRET, garbage), 'webhook-timestamp': 'yesterday' };
+    assert.equal((await postWebhook(app.url, garbage, badTimestamp)).status, 400);
+
+    const body = eventBody({ subscription_id: sub() });
+    const text = await postWebhook(app.url, body, { ...standardHeaders(WEBHOOK_SECRET, body), 'content-type': 'text/plain' });
+    assert.deepEqual([text.status, text.json.error?.code], [415, 'unsupported_media_type']);
+
+    const big = eventBody({ subscription_id: sub(), customer_name: 'x'.repeat(4000) });
+    const large = await postWebhook(app.url, big, standardHeaders(WEBHOOK_SECRET, big));
+    assert.deepEqual([large.status, large.json.error?.code], [413, 'payload_too_large']);
+  });
+
+  test('422 for a signed but invalid payload, listing every problem; the delivery is kept as invalid', async () => {
+    const id = sub();
+    const body = JSON.stringify({ event: 'subscription.created', customer_email: 'not-an-email', tier: 'gold', subscription_id: id });
+    const res = await postWebhook(app.url, body, standardHeaders(WEBHOOK_SECRET, body));
+    assert.equal(res.status, 422);
+    assert.equal(res.json.error?.code, 'webhook_invalid');
+    assert.ok(res.json.error?.details?.some((d) => d.startsWith('customer_email')));
+    assert.equal(events(id)[0]?.outcome, 'invalid');
+    assert.equal(subscription(id), undefined);
+
+    const unknownTier = eventBody({ subscription_id: id, tier: 'platinum' });
+    const res2 = await postWebhook(app.url, unknownTier, standardHeaders(WEBHOOK_SECRET, unknownTier));
+    assert.equal(res2.status, 422);
+    assert.match(res2.json.error?.details?.[0] ?? '', /platinum/);
+    assert.equal(events(id).length, 2);
+  });
+
+  test('events apply by their time: an older event after a newer one does not roll the state back', async () => {
+    const id = sub();
+    const created = eventBody({ subscription_id: id, occurred_at: '2026-01-01T10:00:00Z' });
+    const cancelled = eventBody({ subscription_id: id, event: 'subscription.cancelled', occurred_at: '2026-01-03T10:00:00Z' });
+    const upgradedLate = eventBody({ subscription_id: id, event: 'subscription.upgraded', tier: 'ascended', occurred_at: '2026-01-02T10:00:00Z' });
+    for (const body of [created, cancelled, upgradedLate]) {
+      assert.equal((await postWebhook(app.url, body, standardHeaders(WEBHOOK_SECRET, body))).status, 200);
+    }
+    assert.equal(subscription(id)?.status, 'cancelled');
+    assert.equal(subscription(id)?.tier, 'awakened');
+    assert.deepEqual(events(id).map((e) => e.outcome), ['applied', 'applied', 'stale']);
+  });
+
+  test('names with HTML are stored as given and escaped in the email', async () => {
+    const id = sub();
+    const body = eventBody({ subscription_id: id, customer_email: 'eve@example.com', customer_name: '<script>alert(1)</script>' });
+    await postWebhook(app.url, body, standardHeaders(WEBHOOK_SECRET, body));
+    const mail = await smtp.mailTo('eve@example.com');
+    assert.equal(subscription(id)?.name, '<script>alert(1)</script>');
+    assert.ok(!mail.html.includes('<script>'));
+    assert.ok(mail.html.includes('&lt;script&gt;'));
+  });
+});

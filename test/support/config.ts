@@ -1,0 +1,42 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig, type Config } from '../../src/config.js';
+
+export const TIERS = {
+  awakened: ['1100000000000000001'],
+  ascended: ['1100000000000000001', '1100000000000000002'],
+};
+export const WEBHOOK_SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
+
+export interface TempDir {
+  path: string;
+  remove(): void;
+}
+
+export function tempDir(prefix = 'arbiter-test-'): TempDir {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+/** A Config as loadConfig makes it from an environment: port 0, a temp DATA_DIR, test secrets. */
+export function testConfig(dir: string, env: Record<string, string> = {}, tiers: Record<string, string[]> = TIERS): Config {
+  const rolesFile = join(dir, 'roles.json');
+  writeFileSync(rolesFile, JSON.stringify({ tiers }));
+  return loadConfig(
+    {
+      NODE_ENV: 'test',
+      PORT: '0',
+      HOST: '127.0.0.1',
+      APP_URL: 'http://127.0.0.1:3500',
+      DATA_DIR: join(dir, 'data'),
+      ROLES_FILE: rolesFile,
+      WEBHOOK_SECRET,
+      SESSION_SECRET: 'test-session-secret-0123456789abcdef0123456789',
+      EMAIL_FROM: 'Arbiter <arbiter@example.test>',
+      LOG_LEVEL: 'silent',
+      ...env,
+    },
+    { cwd: dir, envFile: false },
+  );
+}
