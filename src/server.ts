@@ -8,6 +8,7 @@ import { createApp } from './app.js';
 import type { Config } from './config.js';
 import { createSessions } from './http/session.js';
 import { createServices, type ServiceOverrides, type Services } from './services.js';
+import { SWEEP_JOB, SWEEP_KEY } from './roles/jobs.js';
 
 export interface RunningServer {
   services: Services;
@@ -21,7 +22,11 @@ export async function startServer(config: Config, overrides: ServiceOverrides = 
   const { log } = services;
   for (const warning of config.warnings) log.warn(warning);
   const sessions = createSessions(config);
-  const app = createApp(services, { sessions });
+  const discord = services.discord;
+  const app = createApp(services, {
+    sessions,
+    health: discord ? { discord: discord.bot.health } : {},
+  });
   const server = createServer(app);
   server.keepAliveTimeout = 5_000;
   server.headersTimeout = 10_000;
@@ -33,6 +38,22 @@ export async function startServer(config: Config, overrides: ServiceOverrides = 
   const { port } = server.address() as AddressInfo;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   services.worker.start();
+  let sweepTimer: NodeJS.Timeout | undefined;
+  if (discord) {
+    discord.bot.start();
+    const every = config.reconcileIntervalMinutes * 60_000;
+    if (every > 0) {
+      const requestSweep = (delayMs: number) =>
+        services.jobs.enqueue(SWEEP_JOB, SWEEP_KEY, {}, { runAt: new Date(services.clock.now().getTime() + delayMs), maxAttempts: 3 });
+      // The first sweep heals whatever changed while Arbiter was down.
+      requestSweep(Math.min(every, 60_000));
+      sweepTimer = setInterval(() => requestSweep(0), every);
+      sweepTimer.unref();
+    }
+  } else {
+    log.warn('Discord is not configured: role changes wait in the job queue');
+  }
+  if (!config.ghost) log.info('CMS_URL and CMS_ADMIN_KEY are not set: writing Discord IDs to Ghost is off');
   log.info({ url, appUrl: config.appUrl, version: services.version, email: services.mailer.describe() }, 'Arbiter is listening');
 
   let stopping: Promise<void> | undefined;
@@ -43,7 +64,9 @@ export async function startServer(config: Config, overrides: ServiceOverrides = 
         server.close(() => resolve());
         server.closeIdleConnections();
       });
+      if (sweepTimer) clearInterval(sweepTimer);
       await services.worker.stop();
+      await discord?.bot.stop();
       await sessions.close();
       services.mailer.close();
       services.db.close();

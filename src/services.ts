@@ -18,6 +18,15 @@ import { createLinkTokens, type LinkTokens } from './linking/tokens.js';
 import { createLogger, type Logger } from './log.js';
 import { createSubscriptionStore, type SubscriptionStore } from './subscriptions/store.js';
 import { createWebhookEventStore, type WebhookEventStore } from './webhooks/store.js';
+import { managedRoles } from './config.js';
+import { createDiscordApi, type DiscordApi } from './discord/api.js';
+import { createBot, type Bot } from './discord/bot.js';
+import { createGhostClient } from './ghost/client.js';
+import { GHOST_SYNC_JOB, ghostSyncJob } from './ghost/sync.js';
+import { createGrantStore, type GrantStore } from './roles/grants.js';
+import { RECONCILE_JOB, SWEEP_JOB } from './roles/jobs.js';
+import { reconcile, type ReconcilePayload } from './roles/reconcile.js';
+import { sweep } from './roles/sweep.js';
 
 export const VERSION = readFileSync(fileURLToPath(new URL('../VERSION', import.meta.url)), 'utf8').trim();
 
@@ -30,6 +39,9 @@ export interface Services {
   subscriptions: SubscriptionStore;
   tokens: LinkTokens;
   jobs: JobQueue;
+  grants: GrantStore;
+  /** Null when Discord is not configured (development only). */
+  discord: { api: DiscordApi; bot: Bot } | null;
   webhookEvents: WebhookEventStore;
   commits: CommitQueue;
   mailer: Mailer;
@@ -56,9 +68,37 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
   const jobs = createJobQueue(db, clock);
   const mailer = overrides.mailer ?? createMailer(config, log);
 
+  const grants = createGrantStore(db, clock);
+
   const handlers: Record<string, JobHandler> = {
     [LINK_EMAIL_JOB]: linkEmailJob({ config, subscriptions, tokens, mailer, audit, log }),
   };
+  let discord: Services['discord'] = null;
+  if (config.discord) {
+    const api = createDiscordApi(config.discord);
+    const managed = managedRoles(config);
+    const bot = createBot({
+      config: config.discord,
+      api,
+      managed,
+      log,
+      onMemberJoin(userId) {
+        // Only people Arbiter has something for; everyone else's join is none of its business.
+        if (subscriptions.byDiscordId(userId).length === 0 && grants.active(userId).length === 0) return;
+        jobs.enqueue(RECONCILE_JOB, userId, { discordId: userId, cause: 'member joined the server' });
+      },
+    });
+    const roleDeps = { config, api, subscriptions, grants, audit, log, roleName: bot.roleName };
+    handlers[RECONCILE_JOB] = async (payload) => void (await reconcile(roleDeps, payload as ReconcilePayload));
+    handlers[SWEEP_JOB] = async () => {
+      await bot.checkPermissions();
+      await sweep({ ...roleDeps, jobs, clock, db });
+    };
+    discord = { api, bot };
+  }
+  if (config.ghost) {
+    handlers[GHOST_SYNC_JOB] = ghostSyncJob({ config: config.ghost, ghost: createGhostClient(config.ghost), subscriptions, audit });
+  }
   const worker = createWorker({ queue: jobs, handlers, log, clock, audit, ...overrides.retry });
 
   return {
@@ -70,6 +110,8 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
     subscriptions,
     tokens,
     jobs,
+    grants,
+    discord,
     webhookEvents: createWebhookEventStore(db),
     commits: createCommitQueue(db),
     mailer,

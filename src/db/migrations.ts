@@ -96,4 +96,25 @@ export const migrations: Migration[] = [
         BEGIN SELECT RAISE(ABORT, 'audit_logs is append-only'); END;
     `,
   },
+  {
+    version: 2,
+    name: 'manual role grants and blocks',
+    sql: `
+      CREATE TABLE role_grants (
+        id INTEGER PRIMARY KEY,
+        discord_id TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('grant', 'block')),
+        -- NULL with kind 'block': every managed role is withheld from this user.
+        role_id TEXT,
+        reason TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        expires_at TEXT,
+        revoked_at TEXT,
+        revoked_by TEXT,
+        CHECK (kind = 'block' OR role_id IS NOT NULL)
+      );
+      CREATE INDEX role_grants_user ON role_grants (discord_id) WHERE revoked_at IS NULL;
+    `,
+  },
 ];

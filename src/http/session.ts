@@ -9,6 +9,8 @@ declare module 'express-session' {
     /** The pending subscriber link: the token's hash (never the token) and the OAuth state issued for it. */
     link?: { tokenHash: string; state: string; issuedAt: number };
     csrf?: string;
+    /** Shown once on the success page after a completed link. */
+    linked?: { subscriptionId: string; joined: 'joined' | 'already' | 'failed' };
   }
 }
 

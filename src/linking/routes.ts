@@ -1,10 +1,14 @@
-import express, { Router } from 'express';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import express, { Router, type Request } from 'express';
 import { rateLimit } from 'express-rate-limit';
 import { z } from 'zod';
-import { ArbiterError } from '../errors.js';
+import { ArbiterError, isArbiterError } from '../errors.js';
+import type { Config } from '../config.js';
+import { SUBSCRIBER_SCOPES, accountCreatedAt, authorizeUrl, exchangeCode, fetchUser, revokeToken } from '../discord/oauth.js';
+import { completeLink } from './complete.js';
 import { csrfToken, requireCsrf } from '../http/csrf.js';
 import type { Services } from '../services.js';
-import { renderPage } from '../views.js';
+import { html, renderPage } from '../views.js';
 import { LINK_EMAIL_JOB, formatExpiry } from './link-email.js';
 import type { TokenStatus } from './tokens.js';
 
@@ -16,6 +20,42 @@ const PROBLEM_PAGES: Record<Exclude<TokenStatus, 'valid'>, { title: string; mess
 };
 
 const EmailForm = z.object({ email: z.email().max(254), _csrf: z.string() });
+const CallbackQuery = z.object({
+  state: z.string().max(200).optional(),
+  code: z.string().max(500).optional(),
+  error: z.string().max(200).optional(),
+});
+export const STATE_TTL_MS = 10 * 60_000;
+
+export function callbackUrl(config: Pick<Config, 'appUrl'>): string {
+  return `${config.appUrl}/auth/callback`;
+}
+
+function sameText(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+function saveSession(req: Request): Promise<void> {
+  return new Promise((resolve, reject) => req.session.save((err) => (err ? reject(err) : resolve())));
+}
+
+function messagePage(title: string, message: string): string {
+  return renderPage('message', title, { message });
+}
+
+function linkedPage(services: Services, done: { subscriptionId: string; joined: 'joined' | 'already' | 'failed' }): string {
+  const subscription = services.subscriptions.get(done.subscriptionId);
+  const tier = subscription?.tier ?? '';
+  const roles = (services.config.tiers[tier] ?? []).map((id) => html`<li>${services.discord?.bot.roleName(id) ?? id}</li>`);
+  const joinNote = {
+    joined: 'You were added to the server.',
+    already: 'You were already in the server.',
+    failed: 'We could not add you to the server: join it with an invite, and your roles are given as soon as you arrive.',
+  }[done.joined];
+  return renderPage('link-linked', 'Your Discord account is connected', { tier, roles: html`${roles}`, joinNote });
+}
 
 export function linkProblemPage(status: Exclude<TokenStatus, 'valid'>): string {
   const page = PROBLEM_PAGES[status];
@@ -23,7 +63,7 @@ export function linkProblemPage(status: Exclude<TokenStatus, 'valid'>): string {
 }
 
 export function linkRoutes(services: Services, limiter = defaultLimiter()): Router {
-  const { tokens, subscriptions, jobs, audit, commits } = services;
+  const { tokens, subscriptions, jobs, audit, commits, config, clock, log } = services;
   const router = Router();
 
   router.get('/link/new', limiter, (req, res) => {
@@ -45,19 +85,103 @@ export function linkRoutes(services: Services, limiter = defaultLimiter()): Rout
     res.type('html').send(renderPage('link-requested', 'Check your email', { email }));
   });
 
-  router.get('/link/:token', limiter, (req, res) => {
+  router.get('/linked', (req, res) => {
+    const done = req.session.linked;
+    if (!done) {
+      res.redirect(303, '/');
+      return;
+    }
+    res.type('html').send(linkedPage(services, done));
+  });
+
+  router.get('/link/:token', limiter, async (req, res) => {
     const result = tokens.check(String(req.params.token));
     if (result.status !== 'valid') {
       res.status(result.status === 'unknown' ? 404 : 410).type('html').send(linkProblemPage(result.status));
       return;
     }
     const subscription = subscriptions.get(result.row!.subscription_id)!;
-    res.type('html').send(
-      renderPage('link-valid', 'Your link is valid', {
-        tier: subscription.tier,
-        expires: formatExpiry(new Date(result.row!.expires_at)),
-      }),
-    );
+    if (subscription.status !== 'active') {
+      res.status(409).type('html').send(messagePage('This subscription is not active', `Your ${subscription.tier} subscription is ${subscription.status}. Once it is active again, you will get a new link.`));
+      return;
+    }
+    if (!config.discord) throw new ArbiterError('discord_not_ready', 'Signing in with Discord is not set up on this server yet. Please try again later.', { status: 503 });
+    // The session keeps the token's hash and a fresh state; the token itself is spent only after Discord says who you are.
+    const state = randomBytes(32).toString('base64url');
+    req.session.link = { tokenHash: result.row!.token_hash, state, issuedAt: clock.now().getTime() };
+    await saveSession(req);
+    res.redirect(303, authorizeUrl(config.discord, callbackUrl(config), state, SUBSCRIBER_SCOPES));
+  });
+
+  router.get('/auth/callback', limiter, async (req, res) => {
+    const pending = req.session.link;
+    // The state is single-use whatever happens next.
+    delete req.session.link;
+    await saveSession(req);
+    const query = CallbackQuery.safeParse(req.query);
+    const q = query.success ? query.data : {};
+    const subscriptionId = pending ? tokens.checkHash(pending.tokenHash).row?.subscription_id ?? null : null;
+    const refuse = (action: string, title: string, message: string, details: Record<string, unknown> = {}) => {
+      audit.record({ actor: 'subscriber', action, subscriptionId, details });
+      res.status(400).type('html').send(renderPage('link-retry', title, { message }));
+    };
+
+    const stateAge = pending ? clock.now().getTime() - pending.issuedAt : Infinity;
+    if (!pending || !q.state || !sameText(q.state, pending.state) || stateAge > STATE_TTL_MS || stateAge < 0) {
+      const reason = !pending ? 'no sign-in in progress' : !q.state ? 'no state' : stateAge > STATE_TTL_MS ? 'state expired' : 'state mismatch';
+      refuse('link.state_rejected', 'This sign-in could not be verified', 'The sign-in did not start here or took too long. Open the link from your email again.', { reason });
+      return;
+    }
+    if (q.error) {
+      refuse('link.denied', 'Discord sign-in was cancelled', 'Nothing was changed. Your link still works: open it again and choose Authorize to get your roles.', { error: q.error });
+      return;
+    }
+    if (!q.code || !config.discord) {
+      refuse('link.code_missing', 'This sign-in could not be completed', 'Discord did not send a sign-in code. Open the link from your email again.');
+      return;
+    }
+    const discordConfig = config.discord;
+    let accessToken: string;
+    try {
+      accessToken = await exchangeCode(discordConfig, q.code, callbackUrl(config), SUBSCRIBER_SCOPES);
+    } catch (err) {
+      if (isArbiterError(err) && err.code === 'oauth_failed') {
+        refuse('link.code_rejected', 'This sign-in could not be completed', 'Discord did not accept the sign-in; it may have been used already. Open the link from your email again.', { error: err.message });
+        return;
+      }
+      throw err;
+    }
+    try {
+      const user = await fetchUser(discordConfig, accessToken);
+      const minAgeMs = config.minAccountAgeDays * 86_400_000;
+      if (minAgeMs > 0 && clock.now().getTime() - accountCreatedAt(user.id).getTime() < minAgeMs) {
+        audit.record({ actor: 'subscriber', action: 'link.account_too_new', discordId: user.id, subscriptionId, details: { createdAt: accountCreatedAt(user.id).toISOString() } });
+        res.status(403).type('html').send(messagePage('This Discord account is too new', `Accounts must be at least ${config.minAccountAgeDays} days old to be linked. Your link still works: try again later or with another account.`));
+        return;
+      }
+      const outcome = await commits.run(() => completeLink(services, pending.tokenHash, user.id));
+      if (outcome.status !== 'linked') {
+        if (outcome.status === 'inactive') {
+          res.status(409).type('html').send(messagePage('This subscription is not active', 'It was suspended or cancelled before the sign-in finished. Once it is active again, you will get a new link.'));
+        } else {
+          res.status(410).type('html').send(linkProblemPage(outcome.status));
+        }
+        return;
+      }
+      let joined: 'joined' | 'already' | 'failed';
+      try {
+        joined = await services.discord!.api.joinGuild(user.id, accessToken);
+      } catch (err) {
+        joined = 'failed';
+        log.warn({ discordId: user.id, error: (err as Error).message }, 'could not add the member to the server');
+        audit.record({ actor: 'system', action: 'link.join_failed', discordId: user.id, subscriptionId: outcome.subscriptionId, reason: (err as Error).message });
+      }
+      req.session.linked = { subscriptionId: outcome.subscriptionId, joined };
+      await saveSession(req);
+      res.redirect(303, '/linked');
+    } finally {
+      void revokeToken(discordConfig, accessToken);
+    }
   });
 
   return router;

@@ -35,6 +35,9 @@ export interface LinkTokens {
   check(token: string): TokenCheck;
   /** Marks a valid token used by this Discord user; returns the check made before spending. */
   spend(token: string, discordId: string): TokenCheck;
+  /** The same, for a token known only by its hash (the session keeps the hash, never the token). */
+  spendHash(tokenHash: string, discordId: string): TokenCheck;
+  checkHash(tokenHash: string): TokenCheck;
   revokeAll(subscriptionId: string): void;
 }
 
@@ -44,15 +47,21 @@ export function createLinkTokens(db: Db, clock: Clock, ttlHours: number): LinkTo
   const byHash = db.prepare('SELECT * FROM link_tokens WHERE token_hash = ?');
   const use = db.prepare('UPDATE link_tokens SET used_at = ?, used_by = ? WHERE id = ? AND used_at IS NULL AND revoked_at IS NULL');
 
-  const check = (token: string): TokenCheck => {
-    if (!TOKEN_FORMAT.test(token)) return { status: 'unknown' };
-    const row = byHash.get(hashToken(token)) as TokenRow | undefined;
+  const check = (token: string): TokenCheck => (TOKEN_FORMAT.test(token) ? checkHash(hashToken(token)) : { status: 'unknown' });
+  const checkHash = (tokenHash: string): TokenCheck => {
+    const row = byHash.get(tokenHash) as TokenRow | undefined;
     if (!row) return { status: 'unknown' };
     if (row.used_at) return { status: 'used', row };
     if (row.revoked_at) return { status: 'revoked', row };
     if (row.expires_at <= clock.now().toISOString()) return { status: 'expired', row };
     return { status: 'valid', row };
   };
+
+  const spendHash = db.transaction((tokenHash: string, discordId: string): TokenCheck => {
+    const result = checkHash(tokenHash);
+    if (result.status === 'valid') use.run(clock.now().toISOString(), discordId, result.row!.id);
+    return result;
+  });
 
   return {
     issue: db.transaction((subscriptionId: string) => {
@@ -64,11 +73,9 @@ export function createLinkTokens(db: Db, clock: Clock, ttlHours: number): LinkTo
       return { token, expiresAt };
     }),
     check,
-    spend: db.transaction((token: string, discordId: string) => {
-      const result = check(token);
-      if (result.status === 'valid') use.run(clock.now().toISOString(), discordId, result.row!.id);
-      return result;
-    }),
+    spend: (token, discordId) => spendHash(TOKEN_FORMAT.test(token) ? hashToken(token) : '', discordId),
+    spendHash: (tokenHash, discordId) => spendHash(tokenHash, discordId),
+    checkHash,
     revokeAll: (subscriptionId) => void revoke.run(clock.now().toISOString(), subscriptionId),
   };
 }

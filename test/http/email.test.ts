@@ -1,14 +1,21 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { tempDir, testConfig, WEBHOOK_SECRET } from '../support/config.js';
+import { tempDir, testConfig, UNREACHABLE_DISCORD, WEBHOOK_SECRET } from '../support/config.js';
 import { startTestServer, until } from '../support/server.js';
 import { linkIn, startSmtp } from '../support/smtp.js';
 import { eventBody, postWebhook, standardHeaders } from '../support/webhooks.js';
 
-test('the link email arrives over SMTP and its link opens a "valid" page without spending the token', async (t) => {
+test('the link email arrives over SMTP and its link leads to Discord sign-in without spending the token', async (t) => {
   const dir = tempDir();
   const smtp = await startSmtp();
-  const app = await startTestServer(testConfig(dir.path, { SMTP_HOST: '127.0.0.1', SMTP_PORT: String(smtp.port) }));
+  const app = await startTestServer(
+    testConfig(dir.path, {
+      SMTP_HOST: '127.0.0.1',
+      SMTP_PORT: String(smtp.port),
+      ...UNREACHABLE_DISCORD,
+      DISCORD_AUTHORIZE_URL: 'https://discord.example/oauth2/authorize',
+    }),
+  );
   t.after(async () => {
     await app.stop();
     await smtp.close();
@@ -24,10 +31,11 @@ test('the link email arrives over SMTP and its link opens a "valid" page without
   assert.ok(mail.html.includes(link));
   const path = new URL(link).pathname;
   for (let i = 0; i < 2; i++) {
-    const res = await fetch(app.url + path);
-    assert.equal(res.status, 200);
-    assert.match(await res.text(), /valid until/);
+    const res = await fetch(app.url + path, { redirect: 'manual' });
+    assert.equal(res.status, 303);
+    assert.match(res.headers.get('location') ?? '', /^https:\/\/discord\.example\/oauth2\/authorize\?/);
   }
+  assert.equal(app.services.tokens.check(path.split('/').pop()!).status, 'valid');
 });
 
 test('with SMTP down the email job is retried and the mail arrives once SMTP is back, exactly once', async (t) => {

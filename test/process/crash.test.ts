@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { runMain } from '../support/child.js';
-import { tempDir, TIERS, WEBHOOK_SECRET } from '../support/config.js';
+import { tempDir, TIERS, UNREACHABLE_DISCORD, WEBHOOK_SECRET } from '../support/config.js';
 import { startSmtp } from '../support/smtp.js';
 import { eventBody, postWebhook, standardHeaders } from '../support/webhooks.js';
 import { writeFileSync } from 'node:fs';
@@ -28,12 +28,8 @@ test('SIGKILL in the middle of a burst: every webhook answered 2xx is kept and i
     SMTP_HOST: '127.0.0.1',
     SMTP_PORT: String(smtp.port),
     EMAIL_FROM: 'Arbiter <arbiter@example.test>',
-    DISCORD_CLIENT_ID: '100000000000000001',
-    DISCORD_CLIENT_SECRET: 'client-secret-value',
-    DISCORD_BOT_TOKEN: 'bot-token-value-that-is-long-enough',
-    DISCORD_GUILD_ID: '100000000000000002',
-    // Nothing listens here: Discord stays unreachable, which must not matter for intake and email.
-    DISCORD_API_URL: 'http://127.0.0.1:9/api',
+    // Discord stays unreachable, which must not matter for intake and email.
+    ...UNREACHABLE_DISCORD,
     LOG_LEVEL: 'info',
   };
 

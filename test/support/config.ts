@@ -7,6 +7,14 @@ export const TIERS = {
   awakened: ['1100000000000000001'],
   ascended: ['1100000000000000001', '1100000000000000002'],
 };
+/** Complete Discord settings whose API nobody answers: for tests that never reach Discord. */
+export const UNREACHABLE_DISCORD = {
+  DISCORD_CLIENT_ID: '100000000000000001',
+  DISCORD_CLIENT_SECRET: 'client-secret-value',
+  DISCORD_BOT_TOKEN: 'bot-token-value-that-is-long-enough',
+  DISCORD_GUILD_ID: '100000000000000002',
+  DISCORD_API_URL: 'http://127.0.0.1:9/api',
+};
 export const WEBHOOK_SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
 
 export interface TempDir {

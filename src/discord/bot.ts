@@ -1,0 +1,100 @@
+/**
+ * The discord.js client: a gateway connection for member events (a member who joins or re-joins gets their roles),
+ * and the bot's health: connected or not, and what the permission check found.
+ */
+import { Client, Events, GatewayIntentBits } from 'discord.js';
+import type { DiscordConfig } from '../config.js';
+import type { Logger } from '../log.js';
+import type { DiscordApi } from './api.js';
+import type { PermissionReport } from './permissions.js';
+
+export type BotState = 'starting' | 'ready' | 'reconnecting' | 'failed' | 'stopped';
+
+export interface Bot {
+  start(): void;
+  stop(): Promise<void>;
+  /** Re-reads the server's roles and the bot's place among them. */
+  checkPermissions(): Promise<PermissionReport | null>;
+  roleName(roleId: string): string | undefined;
+  health(): Record<string, unknown>;
+}
+
+export interface BotOptions {
+  config: DiscordConfig;
+  api: DiscordApi;
+  managed: ReadonlySet<string>;
+  log: Logger;
+  onMemberJoin(userId: string): void;
+}
+
+export function createBot(options: BotOptions): Bot {
+  const { config, api, managed, log } = options;
+  const client = new Client({
+    intents: [GatewayIntentBits.Guilds, GatewayIntentBits.GuildMembers],
+    rest: { api: config.apiUrl, retries: 1, timeout: 15_000 },
+  });
+  let state: BotState = 'starting';
+  let failure: string | undefined;
+  let report: PermissionReport | null = null;
+  let checkedAt: string | undefined;
+
+  const checkPermissions = async () => {
+    try {
+      report = await api.checkPermissions(managed);
+      checkedAt = new Date().toISOString();
+      if (report.ok) log.info({ bot: report.botHighestRole?.name }, 'Discord permissions are in order');
+      else for (const problem of report.problems) log.error({ problem }, 'Discord permission problem');
+    } catch (err) {
+      log.warn({ error: (err as Error).message }, 'could not check Discord permissions');
+    }
+    return report;
+  };
+
+  client.on(Events.ClientReady, (c) => {
+    state = 'ready';
+    log.info({ bot: c.user.tag, guilds: c.guilds.cache.size }, 'Discord gateway ready');
+    void checkPermissions();
+  });
+  client.on(Events.ShardDisconnect, () => {
+    if (state !== 'stopped') state = 'reconnecting';
+  });
+  client.on(Events.ShardReconnecting, () => {
+    if (state !== 'stopped') state = 'reconnecting';
+  });
+  client.on(Events.ShardResume, () => {
+    if (state !== 'stopped') state = 'ready';
+  });
+  client.on(Events.ShardReady, () => {
+    if (state !== 'stopped') state = 'ready';
+  });
+  client.on(Events.Error, (err) => log.error({ error: err.message }, 'Discord client error'));
+  client.on(Events.GuildMemberAdd, (member) => {
+    if (member.guild.id !== config.guildId) return;
+    log.info({ discordId: member.id }, 'member joined the server');
+    options.onMemberJoin(member.id);
+  });
+
+  return {
+    start() {
+      client.login(config.botToken).catch((err: Error) => {
+        state = 'failed';
+        failure = err.message;
+        log.error({ error: err.message }, 'Discord login failed; webhooks are still accepted and role changes wait');
+      });
+    },
+    async stop() {
+      state = 'stopped';
+      await client.destroy();
+    },
+    checkPermissions,
+    roleName: (roleId) => report?.roleNames[roleId],
+    health: () => ({
+      status: state,
+      ...(failure ? { error: failure } : {}),
+      inGuild: report?.inGuild ?? null,
+      manageRoles: report?.manageRoles ?? null,
+      problems: report?.problems ?? [],
+      checkedAt: checkedAt ?? null,
+    }),
+  };
+}

@@ -1,0 +1,72 @@
+/**
+ * Can the bot do its job? Whether it is in the server, has Manage Roles, and sits above every managed role.
+ * Pure: computed from the guild's roles and the bot's member, so the rules are tested without Discord.
+ */
+export interface GuildRole {
+  id: string;
+  name: string;
+  position: number;
+  permissions: string;
+}
+
+export interface PermissionReport {
+  ok: boolean;
+  inGuild: boolean;
+  manageRoles: boolean;
+  botHighestRole: { id: string; name: string; position: number } | null;
+  /** One plain sentence per problem, naming roles by name. */
+  problems: string[];
+  /** Managed role id -> name, for pages and messages. */
+  roleNames: Record<string, string>;
+}
+
+const MANAGE_ROLES = 1n << 28n;
+const ADMINISTRATOR = 1n << 3n;
+
+export function permissionReport(
+  guildId: string,
+  roles: readonly GuildRole[] | null,
+  botRoleIds: readonly string[] | null,
+  managed: ReadonlySet<string>,
+): PermissionReport {
+  if (!roles || !botRoleIds) {
+    return {
+      ok: false,
+      inGuild: false,
+      manageRoles: false,
+      botHighestRole: null,
+      problems: ['The bot is not in the Discord server DISCORD_GUILD_ID. Invite it with the Manage Roles permission.'],
+      roleNames: {},
+    };
+  }
+  const byId = new Map(roles.map((r) => [r.id, r]));
+  const mine = [guildId, ...botRoleIds].map((id) => byId.get(id)).filter((r): r is GuildRole => r !== undefined);
+  const permissions = mine.reduce((acc, r) => acc | BigInt(r.permissions), 0n);
+  const manageRoles = (permissions & (MANAGE_ROLES | ADMINISTRATOR)) !== 0n;
+  const highest = mine.filter((r) => r.id !== guildId).sort((a, b) => b.position - a.position || a.id.localeCompare(b.id))[0];
+  const problems: string[] = [];
+  if (!manageRoles) problems.push('The bot lacks the Manage Roles permission. Give one of its roles Manage Roles in Server Settings > Roles.');
+  const roleNames: Record<string, string> = {};
+  for (const id of [...managed].sort()) {
+    const role = byId.get(id);
+    if (!role) {
+      problems.push(`Role ${id} in config/roles.json does not exist on the server.`);
+      continue;
+    }
+    roleNames[id] = role.name;
+    // Discord compares positions; equal positions are ordered by id, and the bot cannot manage a role that ties.
+    if (!highest || role.position >= highest.position) {
+      problems.push(
+        `The role "${role.name}" is not below the bot's highest role${highest ? ` "${highest.name}"` : ''}. Drag the bot's role above it in Server Settings > Roles.`,
+      );
+    }
+  }
+  return {
+    ok: problems.length === 0,
+    inGuild: true,
+    manageRoles,
+    botHighestRole: highest ? { id: highest.id, name: highest.name, position: highest.position } : null,
+    problems,
+    roleNames,
+  };
+}

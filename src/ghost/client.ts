@@ -1,0 +1,64 @@
+/**
+ * Ghost Admin API through @tryghost/admin-api, with our own request function so that every call has a timeout and
+ * every failure becomes an ArbiterError: unreachable, 5xx and 429 are retried; other refusals are final.
+ */
+import GhostAdminAPI from '@tryghost/admin-api';
+import type { GhostConfig } from '../config.js';
+import { ArbiterError } from '../errors.js';
+
+export type GhostMember = GhostAdminAPI.Member;
+
+export interface GhostClient {
+  findMemberByEmail(email: string): Promise<GhostMember | undefined>;
+  editMember(id: string, changes: GhostAdminAPI.MemberInput): Promise<GhostMember>;
+}
+
+function query(params: Record<string, unknown>): string {
+  return Object.entries(params)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => `${k}=${encodeURIComponent(([] as unknown[]).concat(v).join(','))}`)
+    .join('&');
+}
+
+async function makeRequest(request: { url: string; method: string; data?: unknown; params?: Record<string, unknown>; headers?: Record<string, string> }): Promise<unknown> {
+  const qs = query(request.params ?? {});
+  const hasBody = request.data !== undefined && request.method.toUpperCase() !== 'GET';
+  let res: Response;
+  try {
+    res = await fetch(qs ? `${request.url}?${qs}` : request.url, {
+      method: request.method.toUpperCase(),
+      headers: { ...request.headers, ...(hasBody ? { 'content-type': 'application/json' } : {}), accept: 'application/json' },
+      body: hasBody ? JSON.stringify(request.data) : undefined,
+      signal: AbortSignal.timeout(10_000),
+    });
+  } catch (err) {
+    throw new ArbiterError('ghost_unavailable', `Ghost could not be reached: ${(err as Error).message}`, { retryable: true, cause: err });
+  }
+  const text = await res.text();
+  let body: unknown;
+  try {
+    body = text ? JSON.parse(text) : undefined;
+  } catch {
+    body = undefined;
+  }
+  if (res.ok) return body;
+  const ghostError = (body as { errors?: { message?: string; context?: string | null; type?: string }[] } | undefined)?.errors?.[0];
+  const detail = ghostError ? `${ghostError.type ?? 'Error'}: ${ghostError.message ?? ''}${ghostError.context ? ` (${ghostError.context})` : ''}` : `HTTP ${res.status}`;
+  if (res.status >= 500 || res.status === 429 || res.status === 408) {
+    throw new ArbiterError('ghost_unavailable', `Ghost answered ${res.status}: ${detail}`, { retryable: true });
+  }
+  throw new ArbiterError('ghost_rejected', `Ghost refused the request (${res.status}): ${detail}`);
+}
+
+export function createGhostClient(config: GhostConfig): GhostClient {
+  const api = new GhostAdminAPI({ url: config.url, key: config.adminKey, version: 'v6.0', makeRequest });
+  return {
+    async findMemberByEmail(email) {
+      // NQL strings are single-quoted; a quote inside is escaped with a backslash.
+      const filter = `email:'${email.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+      const found = await api.members.browse({ filter, limit: 1 });
+      return found[0];
+    },
+    editMember: (id, changes) => api.members.edit({ ...changes, id }),
+  };
+}

@@ -1,0 +1,50 @@
+/**
+ * The job that writes a subscriber's Discord ID onto their Ghost member (found by email): a `discord_id:` line in
+ * the note plus a `discord` label, or the custom member field `discord_id` where the site has member custom fields.
+ */
+import type { AuditLog } from '../audit/log.js';
+import type { GhostConfig } from '../config.js';
+import { ArbiterError } from '../errors.js';
+import type { SubscriptionStore } from '../subscriptions/store.js';
+import type { GhostClient } from './client.js';
+import { NOTE_MAX, noteWithDiscordId } from './note.js';
+
+export const GHOST_SYNC_JOB = 'ghost_sync';
+export const GHOST_LABEL = 'discord';
+
+export interface GhostSyncDeps {
+  config: GhostConfig;
+  ghost: GhostClient;
+  subscriptions: SubscriptionStore;
+  audit: AuditLog;
+}
+
+export function ghostSyncJob(deps: GhostSyncDeps) {
+  return async (payload: unknown): Promise<void> => {
+    const { subscriptionId } = payload as { subscriptionId: string };
+    const subscription = deps.subscriptions.get(subscriptionId);
+    if (!subscription?.discord_id) return;
+    const { email, discord_id: discordId } = subscription;
+    const member = await deps.ghost.findMemberByEmail(email);
+    if (!member) {
+      deps.audit.record({ actor: 'system', action: 'ghost.member_not_found', email, discordId, subscriptionId });
+      return;
+    }
+    if (deps.config.field === 'custom') {
+      const saved = await deps.ghost.editMember(member.id, { custom_fields: { discord_id: discordId } });
+      if (saved.custom_fields?.discord_id !== discordId) {
+        throw new ArbiterError('ghost_rejected', 'Ghost did not keep the custom field discord_id: enable member custom fields in Ghost, or set CMS_DISCORD_FIELD=note');
+      }
+    } else {
+      const note = noteWithDiscordId(member.note, discordId);
+      const labels = member.labels.map((l) => l.name);
+      const hasLabel = labels.some((l) => l.toLowerCase() === GHOST_LABEL);
+      if (note === (member.note ?? '') && hasLabel) return;
+      if (note.length > NOTE_MAX) {
+        throw new ArbiterError('ghost_rejected', `the member's note would be longer than Ghost's ${NOTE_MAX} characters; shorten it in Ghost`);
+      }
+      await deps.ghost.editMember(member.id, { note, labels: hasLabel ? labels : [...labels, GHOST_LABEL] });
+    }
+    deps.audit.record({ actor: 'system', action: 'ghost.updated', email, discordId, subscriptionId, details: { member: member.id, field: deps.config.field } });
+  };
+}
