@@ -87,7 +87,7 @@ export function createBot(options: BotOptions): Bot {
       await client.destroy();
     },
     checkPermissions,
-    roleName: (roleId) => report?.roleNames[roleId],
+    roleName: (roleId) => report?.roleNames[roleId] ?? client.guilds.cache.get(config.guildId)?.roles.cache.get(roleId)?.name,
     health: () => ({
       status: state,
       ...(failure ? { error: failure } : {}),
