@@ -62,7 +62,10 @@ export function linkProblemPage(status: Exclude<TokenStatus, 'valid'>): string {
   return renderPage('link-problem', page.title, { message: page.message });
 }
 
-export function linkRoutes(services: Services, limiter = defaultLimiter()): Router {
+export function linkRoutes(services: Services): Router {
+  // Pages are cheap to serve; asking for mail is not, and is what an abuser would repeat.
+  const limiter = limit(60_000, 120);
+  const mailLimiter = limit(15 * 60_000, 10);
   const { tokens, subscriptions, jobs, audit, commits, config, clock, log } = services;
   const router = Router();
 
@@ -70,7 +73,7 @@ export function linkRoutes(services: Services, limiter = defaultLimiter()): Rout
     res.type('html').send(renderPage('link-new', 'Ask for a new link', { csrf: csrfToken(req) }));
   });
 
-  router.post('/link/new', limiter, express.urlencoded({ extended: false, limit: '4kb' }), requireCsrf, async (req, res) => {
+  router.post('/link/new', mailLimiter, express.urlencoded({ extended: false, limit: '4kb' }), requireCsrf, async (req, res) => {
     const form = EmailForm.safeParse(req.body);
     if (!form.success) {
       throw new ArbiterError('bad_request', 'Please enter the email address your subscription uses.', { status: 400 });
@@ -187,6 +190,14 @@ export function linkRoutes(services: Services, limiter = defaultLimiter()): Rout
   return router;
 }
 
-function defaultLimiter() {
-  return rateLimit({ windowMs: 60_000, limit: 30, standardHeaders: 'draft-8', legacyHeaders: false });
+function limit(windowMs: number, max: number) {
+  return rateLimit({
+    windowMs,
+    limit: max,
+    standardHeaders: 'draft-8',
+    legacyHeaders: false,
+    handler: () => {
+      throw new ArbiterError('rate_limited', 'Too many attempts from your address. Please wait a few minutes and try again.', { status: 429 });
+    },
+  });
 }

@@ -210,3 +210,31 @@ describe('accounts younger than MIN_ACCOUNT_AGE_DAYS', () => {
     assert.equal(w.app.services.audit.list({ action: 'link.account_too_new' }).length, 1);
   });
 });
+
+describe('Ghost member custom fields', () => {
+  test('with CMS_DISCORD_FIELD=custom the Discord ID goes into the custom field discord_id', async (t) => {
+    const w = await startWorld({ env: { CMS_DISCORD_FIELD: 'custom' }, ghostCustomFields: ['discord_id'] });
+    t.after(() => w.stop());
+    const user = newUser();
+    w.discord.addUser(user);
+    w.ghost.addMember({ email: 'cf@example.com', note: 'untouched' });
+    await w.event({ subscription_id: 'sub_cf', customer_email: 'cf@example.com' });
+    w.discord.signIn(user.id);
+    assert.equal((await new Browser().follow(await w.linkFor('cf@example.com'))).res.status, 200);
+    await until(() => (w.ghost.member('cf@example.com')?.custom_fields as Record<string, string> | undefined)?.discord_id === user.id, 10_000, 'custom field');
+    assert.equal(w.ghost.member('cf@example.com')!.note, 'untouched');
+  });
+
+  test('a Ghost without custom fields drops the field silently; the job says so instead of claiming success', async (t) => {
+    const w = await startWorld({ env: { CMS_DISCORD_FIELD: 'custom' } });
+    t.after(() => w.stop());
+    const user = newUser();
+    w.discord.addUser(user);
+    w.ghost.addMember({ email: 'nocf@example.com' });
+    await w.event({ subscription_id: 'sub_nocf', customer_email: 'nocf@example.com' });
+    w.discord.signIn(user.id);
+    await new Browser().follow(await w.linkFor('nocf@example.com'));
+    const dead = await until(() => w.app.services.jobs.dead().find((j) => j.kind === 'ghost_sync'), 10_000, 'dead ghost job');
+    assert.match(dead.last_error ?? '', /custom field discord_id/);
+  });
+});
