@@ -228,8 +228,6 @@ interface Session {
   seq: number;
   backlog: GatewayPayload[];
   conn: Connection | null;
-  /** Dispatches that must wait until the delayed GUILD_CREATE has gone out. */
-  held: GatewayPayload[] | null;
 }
 interface Connection {
   ws: WebSocket;
@@ -1315,7 +1313,7 @@ class FakeDiscordServer implements FakeDiscord {
     }
     let shard: [number, number] = [0, 1];
     if (d.shard !== undefined) {
-      const [id, count] = Array.isArray(d.shard) ? d.shard : [];
+      const [id, count]: unknown[] = Array.isArray(d.shard) ? d.shard : [];
       if (typeof id !== 'number' || typeof count !== 'number' || count < 1 || id < 0 || id >= count) {
         return conn.ws.close(4010, 'Invalid shard.');
       }
@@ -1329,7 +1327,7 @@ class FakeDiscordServer implements FakeDiscord {
     this.sessionStartRemaining = Math.max(0, this.sessionStartRemaining - 1);
 
     const session: Session = {
-      id: randomBytes(16).toString('hex'), intents, shard, seq: 0, backlog: [], conn, held: null,
+      id: randomBytes(16).toString('hex'), intents, shard, seq: 0, backlog: [], conn,
     };
     this.sessions.set(session.id, session);
     conn.session = session;
@@ -1353,18 +1351,8 @@ class FakeDiscordServer implements FakeDiscord {
       geo_ordered_rtc_regions: ['local'],
       _trace: ['["fake-gateway",{}]'],
     });
-    if (!ours || (intents & INTENT_GUILDS) === 0) return;
-    // Discord sends GUILD_CREATE a moment after READY. Sending both in one burst lets discord.js handle
-    // GUILD_CREATE before READY (its READY path awaits once more), which never happens against the real gateway.
-    const guildCreate = this.sequence(session, 'GUILD_CREATE', this.guildCreateJson(intents));
-    session.held = [];
-    this.connTimer(conn, 15, () => {
-      if (session.conn !== conn) return;
-      const held = session.held ?? [];
-      session.held = null;
-      this.send(conn, guildCreate);
-      for (const payload of held) this.send(conn, payload);
-    });
+    // The guilds listed as unavailable in READY follow as GUILD_CREATE (only with the GUILDS intent).
+    if (ours && (intents & INTENT_GUILDS) !== 0) this.dispatch(session, 'GUILD_CREATE', this.guildCreateJson(intents));
   }
 
   private resume(conn: Connection, d: unknown): void {
@@ -1385,7 +1373,6 @@ class FakeDiscordServer implements FakeDiscord {
     }
     this.gatewayResumes += 1;
     session.conn = conn;
-    session.held = null;
     conn.session = session;
     for (const payload of session.backlog) if ((payload.s ?? 0) > seq) this.send(conn, payload);
     this.dispatch(session, 'RESUMED', { _trace: ['["fake-gateway",{}]'] });
@@ -1393,7 +1380,8 @@ class FakeDiscordServer implements FakeDiscord {
 
   private requestMembers(session: Session, d: unknown): void {
     if (!isRecord(d) || d.guild_id !== this.opts.guildId || !this.botInGuild) return;
-    const userIds = Array.isArray(d.user_ids) ? d.user_ids.map(String) : typeof d.user_ids === 'string' ? [d.user_ids] : undefined;
+    const userIds: string[] | undefined = Array.isArray(d.user_ids) ? d.user_ids.map(String)
+      : typeof d.user_ids === 'string' ? [d.user_ids] : undefined;
     const query = typeof d.query === 'string' ? d.query : undefined;
     const limit = typeof d.limit === 'number' ? d.limit : 0;
     // The whole member list needs GUILD_MEMBERS; without it Discord silently sends nothing.
@@ -1434,18 +1422,13 @@ class FakeDiscordServer implements FakeDiscord {
     return Number((BigInt(this.opts.guildId) >> 22n) % BigInt(count)) === id;
   }
 
-  private sequence(session: Session, t: string, d: unknown): GatewayPayload {
+  /** Numbers the event, keeps it for RESUME, and sends it if the session is connected. */
+  private dispatch(session: Session, t: string, d: unknown): void {
     session.seq += 1;
     const payload: GatewayPayload = { op: 0, t, s: session.seq, d };
     session.backlog.push(payload);
     if (session.backlog.length > BACKLOG) session.backlog.shift();
-    return payload;
-  }
-
-  private dispatch(session: Session, t: string, d: unknown): void {
-    const payload = this.sequence(session, t, d);
-    if (session.held) session.held.push(payload);
-    else if (session.conn) this.send(session.conn, payload);
+    if (session.conn) this.send(session.conn, payload);
   }
 
   /** Sends a guild event to every session (connected or waiting to resume) that asked for it. */
@@ -1474,8 +1457,14 @@ function matchPattern(pattern: string, segments: string[]): Record<string, strin
   if (parts.length !== segments.length) return undefined;
   const params: Record<string, string> = {};
   for (const [i, part] of parts.entries()) {
-    const segment = segments[i] ?? '';
-    if (part.startsWith(':')) params[part.slice(1)] = decodeURIComponent(segment);
+    // Discord decodes path segments: discord.js asks for /users/%40me.
+    let segment = segments[i] ?? '';
+    try {
+      segment = decodeURIComponent(segment);
+    } catch {
+      return undefined;
+    }
+    if (part.startsWith(':')) params[part.slice(1)] = segment;
     else if (part !== segment) return undefined;
   }
   return params;

@@ -12,7 +12,12 @@ import { until } from '../support/server.js';
 test('SIGKILL in the middle of a burst: every webhook answered 2xx is kept and its email is sent exactly once', { timeout: 60_000 }, async (t) => {
   const dir = tempDir();
   const smtp = await startSmtp();
+  let second: ReturnType<typeof runMain> | undefined;
+  let db: Database.Database | undefined;
   t.after(async () => {
+    db?.close();
+    second?.process.kill('SIGTERM');
+    await second?.exited;
     await smtp.close();
     dir.remove();
   });
@@ -60,20 +65,15 @@ test('SIGKILL in the middle of a burst: every webhook answered 2xx is kept and i
   assert.equal(smtp.messages.length, 0);
 
   smtp.release();
-  const second = runMain(env, dir.path);
-  t.after(async () => {
-    second.process.kill('SIGTERM');
-    await second.exited;
-  });
+  second = runMain(env, dir.path);
   await second.url;
 
-  const db = new Database(join(dir.path, 'data', 'arbiter.db'), { readonly: true });
-  t.after(() => db.close());
-  const stored = new Set(db.prepare('SELECT subscription_id FROM webhook_events').pluck().all() as string[]);
+  db = new Database(join(dir.path, 'data', 'arbiter.db'), { readonly: true });
+  const stored = new Set(db!.prepare('SELECT subscription_id FROM webhook_events').pluck().all() as string[]);
   for (const id of accepted) assert.ok(stored.has(id), `${id} was answered 200 but is not in the database`);
 
   await until(() => smtp.messages.length >= stored.size, 20_000, `${stored.size} emails`);
-  await until(() => (db.prepare(`SELECT COUNT(*) FROM jobs WHERE kind = 'link_email' AND status <> 'done'`).pluck().get() as number) === 0, 10_000, 'all email jobs done');
+  await until(() => (db!.prepare(`SELECT COUNT(*) FROM jobs WHERE kind = 'link_email' AND status <> 'done'`).pluck().get() as number) === 0, 10_000, 'all email jobs done');
   await new Promise((r) => setTimeout(r, 300));
   const perAddress = new Map<string, number>();
   for (const m of smtp.messages) perAddress.set(m.to, (perAddress.get(m.to) ?? 0) + 1);

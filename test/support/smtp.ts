@@ -39,6 +39,8 @@ export async function startSmtp(port = 0): Promise<TestSmtp> {
       closedSessions.add(session.id);
     },
     authOptional: true,
+    // Clients still connected at close() are cut off after this, not after smtp-server's default 30 s.
+    closeTimeout: 500,
     disabledCommands: ['STARTTLS'],
     logger: false,
     onData(stream, session, callback) {
