@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import type { DiscordConfig } from '../config.js';
 import { ArbiterError } from '../errors.js';
+import { fetchJson } from '../net/fetch-json.js';
 
 export const SUBSCRIBER_SCOPES = ['identify', 'guilds.join'] as const;
 
@@ -28,21 +29,8 @@ export function authorizeUrl(config: DiscordConfig, redirectUri: string, state: 
   return `${config.authorizeUrl}?${params}`;
 }
 
-async function request(url: string, init: RequestInit, what: string): Promise<{ status: number; body: unknown }> {
-  let res: Response;
-  try {
-    res = await fetch(url, { ...init, signal: AbortSignal.timeout(10_000) });
-  } catch (err) {
-    throw new ArbiterError('discord_unavailable', `Discord could not be reached while ${what}`, { status: 502, retryable: true, cause: err });
-  }
-  const text = await res.text();
-  let body: unknown;
-  try {
-    body = text ? JSON.parse(text) : undefined;
-  } catch {
-    body = undefined;
-  }
-  return { status: res.status, body };
+function request(url: string, init: RequestInit, what: string) {
+  return fetchJson(url, init, { code: 'discord_unavailable', message: `Discord could not be reached while ${what}` });
 }
 
 /** Exchanges an authorization code; a used, expired or foreign code is `oauth_failed`. */

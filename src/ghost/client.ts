@@ -5,6 +5,7 @@
 import GhostAdminAPI from '@tryghost/admin-api';
 import type { GhostConfig } from '../config.js';
 import { ArbiterError } from '../errors.js';
+import { fetchJson } from '../net/fetch-json.js';
 
 export type GhostMember = GhostAdminAPI.Member;
 
@@ -23,31 +24,22 @@ function query(params: Record<string, unknown>): string {
 async function makeRequest(request: { url: string; method: string; data?: unknown; params?: Record<string, unknown>; headers?: Record<string, string> }): Promise<unknown> {
   const qs = query(request.params ?? {});
   const hasBody = request.data !== undefined && request.method.toUpperCase() !== 'GET';
-  let res: Response;
-  try {
-    res = await fetch(qs ? `${request.url}?${qs}` : request.url, {
+  const { status, ok, body } = await fetchJson(
+    qs ? `${request.url}?${qs}` : request.url,
+    {
       method: request.method.toUpperCase(),
       headers: { ...request.headers, ...(hasBody ? { 'content-type': 'application/json' } : {}), accept: 'application/json' },
       body: hasBody ? JSON.stringify(request.data) : undefined,
-      signal: AbortSignal.timeout(10_000),
-    });
-  } catch (err) {
-    throw new ArbiterError('ghost_unavailable', `Ghost could not be reached: ${(err as Error).message}`, { retryable: true, cause: err });
-  }
-  const text = await res.text();
-  let body: unknown;
-  try {
-    body = text ? JSON.parse(text) : undefined;
-  } catch {
-    body = undefined;
-  }
-  if (res.ok) return body;
+    },
+    { code: 'ghost_unavailable', message: 'Ghost could not be reached' },
+  );
+  if (ok) return body;
   const ghostError = (body as { errors?: { message?: string; context?: string | null; type?: string }[] } | undefined)?.errors?.[0];
-  const detail = ghostError ? `${ghostError.type ?? 'Error'}: ${ghostError.message ?? ''}${ghostError.context ? ` (${ghostError.context})` : ''}` : `HTTP ${res.status}`;
-  if (res.status >= 500 || res.status === 429 || res.status === 408) {
-    throw new ArbiterError('ghost_unavailable', `Ghost answered ${res.status}: ${detail}`, { retryable: true });
+  const detail = ghostError ? `${ghostError.type ?? 'Error'}: ${ghostError.message ?? ''}${ghostError.context ? ` (${ghostError.context})` : ''}` : `HTTP ${status}`;
+  if (status >= 500 || status === 429 || status === 408) {
+    throw new ArbiterError('ghost_unavailable', `Ghost answered ${status}: ${detail}`, { retryable: true });
   }
-  throw new ArbiterError('ghost_rejected', `Ghost refused the request (${res.status}): ${detail}`);
+  throw new ArbiterError('ghost_rejected', `Ghost refused the request (${status}): ${detail}`);
 }
 
 export function createGhostClient(config: GhostConfig): GhostClient {

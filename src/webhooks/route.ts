@@ -64,7 +64,7 @@ export function webhookRoutes(services: Services): express.Router {
       };
       const verified = verifySignature(headers, body, config.webhookSecrets, now);
       if (!verified.ok) {
-        log.warn({ code: verified.code, ip: req.ip }, 'webhook refused');
+        log.warn({ refusal: verified.code, ip: req.ip }, 'webhook refused');
         throw new ArbiterError(verified.code, verified.message, { status: verified.status });
       }
       const parsed = parseBody(body);

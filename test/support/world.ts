@@ -6,6 +6,7 @@ import { createServer } from 'node:net';
 import { startFakeDiscord, type FakeDiscord, type FakeDiscordOptions } from '../fakes/discord.js';
 import { startFakeGhost, type FakeGhost } from '../fakes/ghost.js';
 import type { RunningServer } from '../../src/server.js';
+import type { Logger } from '../../src/log.js';
 import { tempDir, testConfig, WEBHOOK_SECRET, type TempDir } from './config.js';
 import { startTestServer, until } from './server.js';
 import { linkIn, startSmtp, type TestSmtp } from './smtp.js';
@@ -39,7 +40,14 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-export async function startWorld(options: { env?: Record<string, string>; discord?: Partial<FakeDiscordOptions>; ghostCustomFields?: string[] } = {}): Promise<World> {
+export interface WorldOptions {
+  env?: Record<string, string>;
+  discord?: Partial<FakeDiscordOptions>;
+  ghostCustomFields?: string[];
+  log?: Logger;
+}
+
+export async function startWorld(options: WorldOptions = {}): Promise<World> {
   const dir = tempDir();
   const discord = await startFakeDiscord({
     ...CLIENT,
@@ -75,7 +83,7 @@ export async function startWorld(options: { env?: Record<string, string>; discor
     },
     WORLD_TIERS,
   );
-  const app = await startTestServer(config);
+  const app = await startTestServer(config, options.log ? { log: options.log } : {});
   const world: World = {
     dir,
     discord,
@@ -111,6 +119,10 @@ export async function startWorld(options: { env?: Record<string, string>; discor
 /** A browser-like HTTP client with a cookie jar, following nothing by itself. */
 export class Browser {
   private cookies = new Map<string, string>();
+
+  cookie(host: string, name: string): string | undefined {
+    return this.cookies.get(`${host} ${name}`);
+  }
 
   async get(url: string): Promise<Response> {
     return this.request(url, { method: 'GET' });
