@@ -56,8 +56,11 @@ function createOutboxMailer(from: string, dir: string, log: Logger): Mailer {
     async send(mail) {
       const info = await transport.sendMail({ from, ...mail });
       mkdirSync(dir, { recursive: true });
-      const file = join(dir, `${new Date().toISOString().replace(/[:.]/g, '-')}-${mail.to.replace(/[^a-z0-9@._-]/gi, '_')}.eml`);
+      const base = join(dir, `${new Date().toISOString().replace(/[:.]/g, '-')}-${mail.to.replace(/[^a-z0-9@._-]/gi, '_')}`);
+      const file = `${base}.eml`;
       writeFileSync(file, info.message as Buffer);
+      // The .eml is encoded for transport (long lines are wrapped); the .txt is the text part as a person reads it.
+      writeFileSync(`${base}.txt`, `To: ${mail.to}\nSubject: ${mail.subject}\n\n${mail.text}`);
       log.info({ file }, 'email written to the outbox (no SMTP_HOST set)');
       return { messageId: info.messageId };
     },

@@ -108,7 +108,10 @@ export function linkRoutes(services: Services): Router {
       res.status(409).type('html').send(messagePage('This subscription is not active', `Your ${subscription.tier} subscription is ${subscription.status}. Once it is active again, you will get a new link.`));
       return;
     }
-    if (!config.discord) throw new ArbiterError('discord_not_ready', 'Signing in with Discord is not set up on this server yet. Please try again later.', { status: 503 });
+    if (!config.discord) {
+      res.status(503).type('html').send(messagePage('Discord sign-in is not set up yet', `Your link is valid until ${formatExpiry(new Date(result.row!.expires_at))}. It will take you to Discord once this server has its Discord settings; please try again later.`));
+      return;
+    }
     // The session keeps the token's hash and a fresh state; the token itself is spent only after Discord says who you are.
     const state = randomBytes(32).toString('base64url');
     req.session.link = { tokenHash: result.row!.token_hash, state, issuedAt: clock.now().getTime() };
