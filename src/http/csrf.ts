@@ -1,6 +1,7 @@
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Request, RequestHandler } from 'express';
 import { ArbiterError } from '../errors.js';
+import { equalSecret } from '../secure-compare.js';
 
 /** The session's CSRF token, made on first use; every state-changing form carries it as `_csrf`. */
 export function csrfToken(req: Request): string {
@@ -11,7 +12,7 @@ export function csrfToken(req: Request): string {
 export const requireCsrf: RequestHandler = (req, _res, next) => {
   const expected = req.session?.csrf;
   const given = typeof req.body?._csrf === 'string' ? req.body._csrf : '';
-  const ok = expected !== undefined && given.length === expected.length && timingSafeEqual(Buffer.from(given), Buffer.from(expected));
+  const ok = expected !== undefined && equalSecret(given, expected);
   if (!ok) throw new ArbiterError('csrf_failed', 'This form has expired or did not come from this site. Go back, reload the page and try again.', { status: 403 });
   next();
 };

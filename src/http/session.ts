@@ -1,8 +1,9 @@
 import { join } from 'node:path';
 import connectSqlite3 from 'connect-sqlite3';
 import session from 'express-session';
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler } from 'express';
 import type { Config } from '../config.js';
+import type { LinkedSession } from '../linking/pages.js';
 
 declare module 'express-session' {
   interface SessionData {
@@ -10,7 +11,7 @@ declare module 'express-session' {
     link?: { tokenHash: string; state: string; issuedAt: number };
     csrf?: string;
     /** Shown once on the success page after a completed link. */
-    linked?: { subscriptionId: string; joined: 'joined' | 'already' | 'failed' };
+    linked?: LinkedSession;
   }
 }
 
@@ -42,4 +43,8 @@ export function createSessions(config: Pick<Config, 'dataDir' | 'sessionSecret' 
         else resolve();
       }),
   };
+}
+
+export function saveSession(req: Request): Promise<void> {
+  return new Promise((resolve, reject) => req.session.save((err) => (err ? reject(err) : resolve())));
 }

@@ -1,0 +1,101 @@
+/**
+ * GET /auth/callback: Discord sends the subscriber back here. The state is checked (single-use, 10 minutes), the
+ * code exchanged, the user read, the token spent and the subscription linked in one transaction, the user added
+ * to the server, and the access token revoked. Every refusal has its own page and audit entry and changes nothing.
+ */
+import type { Request, Response } from 'express';
+import { z } from 'zod';
+import { SUBSCRIBER_SCOPES, accountCreatedAt, exchangeCode, fetchUser, revokeToken } from '../discord/oauth.js';
+import { isArbiterError } from '../errors.js';
+import { saveSession } from '../http/session.js';
+import { equalSecret } from '../secure-compare.js';
+import type { Services } from '../services.js';
+import { renderPage } from '../views.js';
+import { completeLink } from './complete.js';
+import { linkProblemPage, messagePage } from './pages.js';
+
+export const STATE_TTL_MS = 10 * 60_000;
+
+const CallbackQuery = z.object({
+  state: z.string().max(200).optional(),
+  code: z.string().max(500).optional(),
+  error: z.string().max(200).optional(),
+});
+
+export function callbackUrl(config: { appUrl: string }): string {
+  return `${config.appUrl}/auth/callback`;
+}
+
+export function callbackHandler(services: Services) {
+  const { tokens, audit, commits, config, clock, log } = services;
+  return async (req: Request, res: Response): Promise<void> => {
+    const pending = req.session.link;
+    // The state is single-use whatever happens next.
+    delete req.session.link;
+    await saveSession(req);
+    const query = CallbackQuery.safeParse(req.query);
+    const q = query.success ? query.data : {};
+    const subscriptionId = pending ? tokens.checkHash(pending.tokenHash).row?.subscription_id ?? null : null;
+    const refuse = (action: string, title: string, message: string, details: Record<string, unknown> = {}) => {
+      audit.record({ actor: 'subscriber', action, subscriptionId, details });
+      res.status(400).type('html').send(renderPage('link-retry', title, { message }));
+    };
+
+    const stateAge = pending ? clock.now().getTime() - pending.issuedAt : Infinity;
+    if (!pending || !q.state || !equalSecret(q.state, pending.state) || stateAge > STATE_TTL_MS || stateAge < 0) {
+      const reason = !pending ? 'no sign-in in progress' : !q.state ? 'no state' : stateAge > STATE_TTL_MS ? 'state expired' : 'state mismatch';
+      refuse('link.state_rejected', 'This sign-in could not be verified', 'The sign-in did not start here or took too long. Open the link from your email again.', { reason });
+      return;
+    }
+    if (q.error) {
+      refuse('link.denied', 'Discord sign-in was cancelled', 'Nothing was changed. Your link still works: open it again and choose Authorize to get your roles.', { error: q.error });
+      return;
+    }
+    if (!q.code || !config.discord) {
+      refuse('link.code_missing', 'This sign-in could not be completed', 'Discord did not send a sign-in code. Open the link from your email again.');
+      return;
+    }
+    const discordConfig = config.discord;
+    let accessToken: string;
+    try {
+      accessToken = await exchangeCode(discordConfig, q.code, callbackUrl(config), SUBSCRIBER_SCOPES);
+    } catch (err) {
+      if (isArbiterError(err) && err.code === 'oauth_failed') {
+        refuse('link.code_rejected', 'This sign-in could not be completed', 'Discord did not accept the sign-in; it may have been used already. Open the link from your email again.', { error: err.message });
+        return;
+      }
+      throw err;
+    }
+    try {
+      const user = await fetchUser(discordConfig, accessToken);
+      const minAgeMs = config.minAccountAgeDays * 86_400_000;
+      if (minAgeMs > 0 && clock.now().getTime() - accountCreatedAt(user.id).getTime() < minAgeMs) {
+        audit.record({ actor: 'subscriber', action: 'link.account_too_new', discordId: user.id, subscriptionId, details: { createdAt: accountCreatedAt(user.id).toISOString() } });
+        res.status(403).type('html').send(messagePage('This Discord account is too new', `Accounts must be at least ${config.minAccountAgeDays} days old to be linked. Your link still works: try again later or with another account.`));
+        return;
+      }
+      const outcome = await commits.run(() => completeLink(services, pending.tokenHash, user.id));
+      if (outcome.status !== 'linked') {
+        if (outcome.status === 'inactive') {
+          res.status(409).type('html').send(messagePage('This subscription is not active', 'It was suspended or cancelled before the sign-in finished. Once it is active again, you will get a new link.'));
+        } else {
+          res.status(410).type('html').send(linkProblemPage(outcome.status));
+        }
+        return;
+      }
+      let joined: 'joined' | 'already' | 'failed';
+      try {
+        joined = await services.discord!.api.joinGuild(user.id, accessToken);
+      } catch (err) {
+        joined = 'failed';
+        log.warn({ discordId: user.id, error: (err as Error).message }, 'could not add the member to the server');
+        audit.record({ actor: 'system', action: 'link.join_failed', discordId: user.id, subscriptionId: outcome.subscriptionId, reason: (err as Error).message });
+      }
+      req.session.linked = { subscriptionId: outcome.subscriptionId, joined };
+      await saveSession(req);
+      res.redirect(303, '/linked');
+    } finally {
+      void revokeToken(discordConfig, accessToken);
+    }
+  };
+}

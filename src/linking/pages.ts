@@ -1,0 +1,37 @@
+/** The pages of the link flow, rendered from views/pages. */
+import type { Services } from '../services.js';
+import { html, renderPage } from '../views.js';
+import type { TokenStatus } from './tokens.js';
+
+export interface LinkedSession {
+  subscriptionId: string;
+  joined: 'joined' | 'already' | 'failed';
+}
+
+const PROBLEM_PAGES: Record<Exclude<TokenStatus, 'valid'>, { title: string; message: string }> = {
+  expired: { title: 'This link has expired', message: 'Links work for a limited time. Ask for a new one below.' },
+  used: { title: 'This link was already used', message: 'Each link works once. If your Discord account is not connected yet, ask for a new link below.' },
+  revoked: { title: 'This link was replaced', message: 'A newer link was sent to you; only the newest one works. Use it, or ask for a new one below.' },
+  unknown: { title: 'This link is not valid', message: 'Check that you copied the whole address from the email, or ask for a new link below.' },
+};
+
+export function messagePage(title: string, message: string): string {
+  return renderPage('message', title, { message });
+}
+
+export function linkedPage(services: Services, done: LinkedSession): string {
+  const subscription = services.subscriptions.get(done.subscriptionId);
+  const tier = subscription?.tier ?? '';
+  const roles = (services.config.tiers[tier] ?? []).map((id) => html`<li>${services.discord?.bot.roleName(id) ?? id}</li>`);
+  const joinNote = {
+    joined: 'You were added to the server.',
+    already: 'You were already in the server.',
+    failed: 'We could not add you to the server: join it with an invite, and your roles are given as soon as you arrive.',
+  }[done.joined];
+  return renderPage('link-linked', 'Your Discord account is connected', { tier, roles: html`${roles}`, joinNote });
+}
+
+export function linkProblemPage(status: Exclude<TokenStatus, 'valid'>): string {
+  const page = PROBLEM_PAGES[status];
+  return renderPage('link-problem', page.title, { message: page.message });
+}
