@@ -10,7 +10,3 @@ export function noteWithDiscordId(note: string | null, discordId: string): strin
     .trimEnd();
   return rest ? `${rest}\n\ndiscord_id: ${discordId}` : `discord_id: ${discordId}`;
 }
-
-export function discordIdInNote(note: string | null): string | undefined {
-  return /^discord_id:\s*(\d+)\s*$/m.exec(note ?? '')?.[1];
-}

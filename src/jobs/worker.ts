@@ -24,7 +24,6 @@ export interface Worker {
   start(): void;
   /** Stops claiming and waits for the jobs that are running. */
   stop(): Promise<void>;
-  wake(): void;
   /** Resolves when no due job of a handled kind is pending or running (tests and the demo use it). */
   idle(): Promise<void>;
 }
@@ -129,7 +128,6 @@ export function createWorker(options: WorkerOptions): Worker {
       if (timer) clearTimeout(timer);
       await Promise.allSettled([...running]);
     },
-    wake: () => pump(),
     idle() {
       return new Promise<void>((resolve) => {
         idleWaiters.push(resolve);

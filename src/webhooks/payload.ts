@@ -37,11 +37,12 @@ export const BillingEvent = z.object({
 });
 export type BillingEvent = z.infer<typeof BillingEvent>;
 
+/** Every variant but 'malformed' keeps the body's JSON object as `value`. */
 export type ParsedBody =
   | { kind: 'malformed'; message: string }
   | { kind: 'unknown'; eventType: string; value: Record<string, unknown> }
-  | { kind: 'invalid'; eventType: string | null; errors: string[]; value: unknown }
-  | { kind: 'event'; event: BillingEvent };
+  | { kind: 'invalid'; eventType: string | null; errors: string[]; value: Record<string, unknown> }
+  | { kind: 'event'; event: BillingEvent; value: Record<string, unknown> };
 
 export function parseBody(raw: Buffer): ParsedBody {
   let value: unknown;
@@ -63,9 +64,9 @@ export function parseBody(raw: Buffer): ParsedBody {
     return {
       kind: 'invalid',
       eventType,
-      value,
+      value: record,
       errors: parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`),
     };
   }
-  return { kind: 'event', event: parsed.data };
+  return { kind: 'event', event: parsed.data, value: record };
 }

@@ -1,14 +1,10 @@
-import { createHash } from 'node:crypto';
 import express, { type Request, type Response } from 'express';
 import { rateLimit } from 'express-rate-limit';
 import { ArbiterError, errorBody } from '../errors.js';
 import type { Services } from '../services.js';
-import { applyEvent } from './apply.js';
-import { parseBody, SETS_TIER, type ParsedBody } from './payload.js';
+import { parseBody } from './payload.js';
+import { recordDelivery } from './record.js';
 import { verifySignature, type SignatureHeaders } from './signature.js';
-import type { DedupeBy, Outcome } from './store.js';
-
-type Answer = { status: 200 | 422; body: unknown };
 
 function header(req: Request, name: string): string | undefined {
   const value = req.headers[name];
@@ -20,17 +16,8 @@ function isJson(req: Request): boolean {
   return type === 'application/json' || /^application\/[a-z0-9.+-]+\+json$/.test(type);
 }
 
-/** Which earlier delivery this one would repeat: Standard Webhooks by webhook-id, legacy by event_id, else the body. */
-function deliveryKey(scheme: 'standard' | 'legacy', webhookId: string | undefined, parsed: ParsedBody, body: Buffer): { id: string; dedupe: DedupeBy } {
-  if (scheme === 'standard') return { id: webhookId!, dedupe: 'webhook-id' };
-  const value = parsed.kind === 'event' ? parsed.event : parsed.kind === 'malformed' ? undefined : (parsed.value as Record<string, unknown>);
-  const eventId = value && typeof value.event_id === 'string' && value.event_id.length > 0 ? value.event_id : undefined;
-  if (eventId) return { id: `event:${eventId}`, dedupe: 'event-id' };
-  return { id: `sha256:${createHash('sha256').update(body).digest('hex')}`, dedupe: 'body-sha256' };
-}
-
 export function webhookRoutes(services: Services): express.Router {
-  const { config, clock, log, commits, webhookEvents } = services;
+  const { config, clock, log } = services;
   const router = express.Router();
 
   // Only failed deliveries count, so a busy billing system is never slowed down by its own retries.
@@ -70,60 +57,10 @@ export function webhookRoutes(services: Services): express.Router {
       const parsed = parseBody(body);
       if (parsed.kind === 'malformed') throw new ArbiterError('webhook_malformed', parsed.message, { status: 400 });
 
-      const key = deliveryKey(verified.scheme, verified.scheme === 'standard' ? verified.webhookId : undefined, parsed, body);
-      const receivedAt = now.toISOString();
-      let errors: string[] = [];
-      if (parsed.kind === 'invalid') errors = parsed.errors;
-      if (parsed.kind === 'event' && SETS_TIER.has(parsed.event.event) && !config.tiers[parsed.event.tier]) {
-        errors = [`tier: "${parsed.event.tier}" is not a tier in roles.json (known: ${Object.keys(config.tiers).join(', ')})`];
-      }
-
-      const answer = await commits.run((): Answer & { outcome: Outcome | 'duplicate' } => {
-        const earlier = webhookEvents.findDuplicate(key.id, key.dedupe, now);
-        if (earlier) {
-          return earlier.outcome === 'invalid'
-            ? { status: 422, outcome: 'duplicate', body: invalidBody(JSON.parse(earlier.errors ?? '[]') as string[]) }
-            : { status: 200, outcome: 'duplicate', body: { status: 'duplicate' } };
-        }
-        const event = parsed.kind === 'event' ? parsed.event : undefined;
-        let outcome: Outcome;
-        if (errors.length > 0) outcome = 'invalid';
-        else if (parsed.kind === 'unknown') outcome = 'ignored';
-        else {
-          const eventAt = event!.occurred_at
-            ? new Date(event!.occurred_at).toISOString()
-            : verified.scheme === 'standard'
-              ? new Date(verified.timestamp * 1000).toISOString()
-              : receivedAt;
-          outcome = applyEvent(services, event!, eventAt, receivedAt);
-        }
-        const value = parsed.kind === 'event' ? parsed.event : (parsed.value as Record<string, unknown>);
-        webhookEvents.insert({
-          delivery_id: key.id,
-          dedupe: key.dedupe,
-          scheme: verified.scheme,
-          type: parsed.kind === 'event' ? parsed.event.event : parsed.eventType,
-          subscription_id: typeof value.subscription_id === 'string' ? value.subscription_id.slice(0, 200) : null,
-          payload: body.toString('utf8'),
-          received_at: receivedAt,
-          occurred_at: event?.occurred_at ? new Date(event.occurred_at).toISOString() : null,
-          outcome,
-          errors: errors.length > 0 ? JSON.stringify(errors) : null,
-        });
-        if (outcome === 'invalid') return { status: 422, outcome, body: invalidBody(errors) };
-        return { status: 200, outcome, body: { status: outcome === 'ignored' ? 'ignored' : 'accepted' } };
-      });
-
-      log.info(
-        { delivery: key.id.slice(0, 80), scheme: verified.scheme, type: parsed.kind === 'event' ? parsed.event.event : parsed.eventType, outcome: answer.outcome },
-        'webhook received',
-      );
+      const answer = await services.commits.run(() => recordDelivery(services, { verified, parsed, body, receivedAt: now }));
+      log.info({ delivery: answer.deliveryId.slice(0, 80), scheme: verified.scheme, type: answer.type, outcome: answer.outcome }, 'webhook received');
       res.status(answer.status).json(answer.body);
     },
   );
   return router;
-}
-
-function invalidBody(errors: string[]) {
-  return errorBody(new ArbiterError('webhook_invalid', 'the payload is signed but not valid; it was kept for admins to see', { details: errors }));
 }

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { desiredRoles, planRoles } from '../../src/roles/plan.js';
 import { permissionReport } from '../../src/discord/permissions.js';
-import { discordIdInNote, noteWithDiscordId } from '../../src/ghost/note.js';
+import { noteWithDiscordId } from '../../src/ghost/note.js';
 
 const tiers = { bronze: ['1'], gold: ['1', '2'] };
 
@@ -55,6 +55,5 @@ test('the Ghost note keeps one discord_id line and the rest of the note as it wa
   assert.equal(noteWithDiscordId('VIP', '123456789012345678'), 'VIP\n\ndiscord_id: 123456789012345678');
   const twice = noteWithDiscordId(noteWithDiscordId('Line one\nLine two', '111111111111111111'), '222222222222222222');
   assert.equal(twice, 'Line one\nLine two\n\ndiscord_id: 222222222222222222');
-  assert.equal(discordIdInNote(twice), '222222222222222222');
   assert.equal(noteWithDiscordId('a\ndiscord_id: 1\nb', '333333333333333333'), 'a\nb\n\ndiscord_id: 333333333333333333');
 });

@@ -1,0 +1,92 @@
+/**
+ * Recording a verified delivery: deduplication, validation against roles.json, applying the event, and the row in
+ * webhook_events. Runs inside one transaction (the commit queue's), so a delivery is answered only once all of it
+ * is on disk.
+ */
+import { createHash } from 'node:crypto';
+import { ArbiterError, errorBody } from '../errors.js';
+import type { Services } from '../services.js';
+import { applyEvent } from './apply.js';
+import { SETS_TIER, type ParsedBody } from './payload.js';
+import type { Verification } from './signature.js';
+import type { DedupeBy, Outcome } from './store.js';
+
+export interface Delivery {
+  verified: Verification & { ok: true };
+  parsed: Exclude<ParsedBody, { kind: 'malformed' }>;
+  body: Buffer;
+  receivedAt: Date;
+}
+
+export interface DeliveryAnswer {
+  status: 200 | 422;
+  body: unknown;
+  outcome: Outcome | 'duplicate';
+  deliveryId: string;
+  type: string | null;
+}
+
+/** Which earlier delivery this one would repeat: Standard Webhooks by webhook-id, legacy by event_id, else the body. */
+function deliveryKey({ verified, parsed, body }: Delivery): { id: string; dedupe: DedupeBy } {
+  if (verified.scheme === 'standard') return { id: verified.webhookId, dedupe: 'webhook-id' };
+  const eventId = parsed.value.event_id;
+  if (typeof eventId === 'string' && eventId.length > 0) return { id: `event:${eventId}`, dedupe: 'event-id' };
+  return { id: `sha256:${createHash('sha256').update(body).digest('hex')}`, dedupe: 'body-sha256' };
+}
+
+/** When the event happened: its occurred_at, else the signed timestamp, else when it arrived. */
+function eventTime({ verified, parsed, receivedAt }: Delivery): string {
+  if (parsed.kind === 'event' && parsed.event.occurred_at) return new Date(parsed.event.occurred_at).toISOString();
+  if (verified.scheme === 'standard') return new Date(verified.timestamp * 1000).toISOString();
+  return receivedAt.toISOString();
+}
+
+function problems(services: Pick<Services, 'config'>, parsed: Delivery['parsed']): string[] {
+  if (parsed.kind === 'invalid') return parsed.errors;
+  if (parsed.kind === 'event' && SETS_TIER.has(parsed.event.event) && !services.config.tiers[parsed.event.tier]) {
+    return [`tier: "${parsed.event.tier}" is not a tier in roles.json (known: ${Object.keys(services.config.tiers).join(', ')})`];
+  }
+  return [];
+}
+
+function invalidBody(errors: string[]) {
+  return errorBody(new ArbiterError('webhook_invalid', 'the payload is signed but not valid; it was kept for admins to see', { details: errors }));
+}
+
+export function recordDelivery(services: Services, delivery: Delivery): DeliveryAnswer {
+  const { parsed } = delivery;
+  const key = deliveryKey(delivery);
+  const type = parsed.kind === 'event' ? parsed.event.event : parsed.eventType;
+  const base = { deliveryId: key.id, type };
+
+  const earlier = services.webhookEvents.findDuplicate(key.id, key.dedupe, delivery.receivedAt);
+  if (earlier) {
+    return earlier.outcome === 'invalid'
+      ? { ...base, status: 422, outcome: 'duplicate', body: invalidBody(JSON.parse(earlier.errors ?? '[]') as string[]) }
+      : { ...base, status: 200, outcome: 'duplicate', body: { status: 'duplicate' } };
+  }
+
+  const errors = problems(services, parsed);
+  const receivedAt = delivery.receivedAt.toISOString();
+  const event = parsed.kind === 'event' ? parsed.event : undefined;
+  let outcome: Outcome;
+  if (errors.length > 0) outcome = 'invalid';
+  else if (!event) outcome = 'ignored';
+  else outcome = applyEvent(services, event, eventTime(delivery), receivedAt);
+
+  const subscriptionId = parsed.value.subscription_id;
+  services.webhookEvents.insert({
+    delivery_id: key.id,
+    dedupe: key.dedupe,
+    scheme: delivery.verified.scheme,
+    type,
+    subscription_id: typeof subscriptionId === 'string' ? subscriptionId.slice(0, 200) : null,
+    payload: delivery.body.toString('utf8'),
+    received_at: receivedAt,
+    occurred_at: event?.occurred_at ? new Date(event.occurred_at).toISOString() : null,
+    outcome,
+    errors: errors.length > 0 ? JSON.stringify(errors) : null,
+  });
+  if (outcome === 'invalid') return { ...base, status: 422, outcome, body: invalidBody(errors) };
+  return { ...base, status: 200, outcome, body: { status: outcome === 'ignored' ? 'ignored' : 'accepted' } };
+}
