@@ -76,6 +76,7 @@ export function callbackHandler(services: Services) {
       }
       const outcome = await commits.run(() => completeLink(services, pending.tokenHash, user.id));
       if (outcome.status !== 'linked') {
+        audit.record({ actor: 'subscriber', action: `link.${outcome.status}`, discordId: user.id, subscriptionId });
         if (outcome.status === 'inactive') {
           res.status(409).type('html').send(messagePage('This subscription is not active', 'It was suspended or cancelled before the sign-in finished. Once it is active again, you will get a new link.'));
         } else {

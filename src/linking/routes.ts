@@ -53,6 +53,8 @@ export function linkRoutes(services: Services): Router {
   router.get('/link/:token', limiter, async (req, res) => {
     const result = tokens.check(String(req.params.token));
     if (result.status !== 'valid') {
+      // Unknown tokens are not audited: anyone can make them up, and they name no subscription.
+      if (result.row) audit.record({ actor: 'subscriber', action: `link.${result.status}`, subscriptionId: result.row.subscription_id });
       res.status(result.status === 'unknown' ? 404 : 410).type('html').send(linkProblemPage(result.status));
       return;
     }

@@ -82,6 +82,20 @@ describe('refusals and recoveries', () => {
     assert.equal(audit('link.denied').length, 1);
   });
 
+  test('a link that expires between opening it and coming back from Discord is refused and audited', async () => {
+    const s = await subscriber();
+    const browser = new Browser();
+    const callback = await startSignIn(browser, s.link, s.user.id);
+    // The state is still fresh but the token has run out meanwhile.
+    const token = w.app.services.tokens.check(s.link.split('/').pop()!);
+    w.app.services.db.prepare('UPDATE link_tokens SET expires_at = ? WHERE id = ?').run(new Date(Date.now() - 1000).toISOString(), token.row!.id);
+    const res = await browser.get(callback);
+    assert.equal(res.status, 410);
+    assert.match(await res.text(), /expired[\s\S]*href="\/link\/new"/);
+    assert.equal(w.app.services.subscriptions.get(s.sub)?.discord_id, null);
+    assert.ok(audit('link.expired').some((r) => r.subscription_id === s.sub));
+  });
+
   test('an expired state (older than 10 minutes) is refused', async () => {
     const s = await subscriber();
     const browser = new Browser();
