@@ -3,6 +3,8 @@
  * state change, its audit entry and the jobs it needs commit together or not at all.
  */
 import type { AuditLog } from '../audit/log.js';
+import type { Config } from '../config.js';
+import { GHOST_SYNC_JOB } from '../ghost/sync.js';
 import type { JobQueue } from '../jobs/queue.js';
 import { LINK_EMAIL_JOB } from '../linking/link-email.js';
 import type { LinkTokens } from '../linking/tokens.js';
@@ -11,6 +13,7 @@ import type { SubscriptionStatus, SubscriptionStore } from '../subscriptions/sto
 import { SETS_TIER, type BillingEvent } from './payload.js';
 
 export interface ApplyDeps {
+  config: Pick<Config, 'ghost'>;
   subscriptions: SubscriptionStore;
   tokens: LinkTokens;
   jobs: JobQueue;
@@ -67,6 +70,10 @@ export function applyEvent(deps: ApplyDeps, event: BillingEvent, eventAt: string
   const linkedTo = before?.discord_id ?? null;
   if (linkedTo) {
     deps.jobs.enqueue(RECONCILE_JOB, linkedTo, { discordId: linkedTo, cause: event.event });
+    // A new email may be another Ghost member: that one gets the Discord ID too.
+    if (deps.config.ghost && before!.email !== event.customer_email) {
+      deps.jobs.enqueue(GHOST_SYNC_JOB, event.subscription_id, { subscriptionId: event.subscription_id });
+    }
   } else if (status === 'active') {
     // A new or re-activated subscription gets a link; a tier change of a pending one keeps the link it has.
     const needsLink = event.event === 'subscription.created' || event.event === 'subscription.resumed' || before?.status !== 'active';

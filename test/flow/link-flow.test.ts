@@ -79,6 +79,12 @@ describe('link flow: webhook -> email -> Discord -> roles -> Ghost', () => {
     await until(() => w.discord.member(ADA.id)?.roles.includes(ROLE.awakened), 10_000, 'resume after cancel');
   });
 
+  test('a new email on a linked subscription writes the Discord ID onto that Ghost member too', async () => {
+    w.ghost.addMember({ email: 'ada.new@example.com' });
+    await w.event({ subscription_id: 'sub_ada', customer_email: 'ada.new@example.com', event: 'subscription.upgraded', tier: 'awakened' });
+    await until(() => w.ghost.member('ada.new@example.com')?.note === `discord_id: ${ADA.id}`, 10_000, 'Ghost note on the new email');
+  });
+
   test('a member who leaves and re-joins gets their roles back', async () => {
     w.discord.memberLeaves(ADA.id);
     await new Promise((r) => setTimeout(r, 50));
@@ -91,16 +97,16 @@ describe('link flow: webhook -> email -> Discord -> roles -> Ghost', () => {
     const browser = new Browser();
     const form = await (await browser.get(`${w.app.url}/link/new`)).text();
     const csrf = /name="_csrf" value="([^"]+)"/.exec(form)![1]!;
-    const sent = w.smtp.messages.filter((m) => m.to === 'ada@example.com').length;
-    const answer = await browser.post(`${w.app.url}/link/new`, { email: 'ADA@example.com', _csrf: csrf });
+    const sent = w.smtp.messages.filter((m) => m.to === 'ada.new@example.com').length;
+    const answer = await browser.post(`${w.app.url}/link/new`, { email: 'ADA.new@example.com', _csrf: csrf });
     assert.equal(answer.status, 200);
-    const link = await w.linkFor('ada@example.com', sent + 1);
+    const link = await w.linkFor('ada.new@example.com', sent + 1);
     w.discord.signIn(ADA_ALT.id);
     const { res } = await new Browser().follow(link);
     assert.equal(res.status, 200);
     await until(() => w.discord.member(ADA_ALT.id)?.roles.includes(ROLE.awakened) && !w.discord.member(ADA.id)?.roles.includes(ROLE.awakened), 10_000, 'roles moved');
     assert.deepEqual(w.discord.member(ADA.id)!.roles, []);
-    await until(() => w.ghost.member('ada@example.com')?.note?.includes(ADA_ALT.id), 10_000, 'Ghost updated to the new account');
-    assert.equal((w.ghost.member('ada@example.com')!.note!.match(/discord_id:/g) ?? []).length, 1);
+    await until(() => w.ghost.member('ada.new@example.com')?.note?.includes(ADA_ALT.id), 10_000, 'Ghost updated to the new account');
+    assert.equal((w.ghost.member('ada.new@example.com')!.note!.match(/discord_id:/g) ?? []).length, 1);
   });
 });
