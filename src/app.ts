@@ -1,6 +1,6 @@
 import express, { type Express } from 'express';
 import { join } from 'node:path';
-import { healthRoutes, type HealthReporters } from './health.js';
+import { healthRoutes } from './health.js';
 import { accessLog } from './http/access-log.js';
 import { errorHandler, notFound } from './http/errors.js';
 import { securityHeaders } from './http/security.js';
@@ -12,7 +12,6 @@ import { webhookRoutes } from './webhooks/route.js';
 
 export interface AppOptions {
   sessions: Sessions;
-  health?: HealthReporters;
 }
 
 /** The Express app, without listen(): tests use it as it is. */
@@ -24,7 +23,7 @@ export function createApp(services: Services, options: AppOptions): Express {
   app.use(securityHeaders({ https: config.secureCookies }));
   app.use(accessLog(log));
   app.use('/static', express.static(join(VIEWS_DIR, 'static'), { index: false, maxAge: '1h' }));
-  app.use(healthRoutes(services, options.health));
+  app.use(healthRoutes(services));
   // Webhooks carry no cookies: they are routed before sessions.
   app.use(webhookRoutes(services));
   app.use(options.sessions.middleware);

@@ -209,12 +209,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
 
   let webhookSecrets: Buffer[] = [];
   if (e.WEBHOOK_SECRET) {
-    const secrets = e.WEBHOOK_SECRET.split(/\s+/).filter(Boolean);
-    for (const s of secrets) {
-      const key = webhookKey(s);
-      if (key.length < 16) problem('WEBHOOK_SECRET', 'each secret must be at least 16 bytes (after base64 decoding for whsec_ secrets)');
+    webhookSecrets = e.WEBHOOK_SECRET.split(/\s+/).filter(Boolean).map(webhookKey);
+    if (webhookSecrets.some((key) => key.length < 16)) {
+      problem('WEBHOOK_SECRET', 'each secret must be at least 16 bytes (after base64 decoding for whsec_ secrets)');
     }
-    webhookSecrets = secrets.map(webhookKey);
   } else {
     missing('WEBHOOK_SECRET', 'webhooks cannot be verified without it', 'the development secret "dev-webhook-secret-change-me"');
     webhookSecrets = [webhookKey('dev-webhook-secret-change-me')];
@@ -229,7 +227,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
   const discordVars = ['DISCORD_CLIENT_ID', 'DISCORD_CLIENT_SECRET', 'DISCORD_BOT_TOKEN', 'DISCORD_GUILD_ID'] as const;
   const absentDiscord = discordVars.filter((v) => !e[v] && !invalid.has(v));
   let discord: DiscordConfig | null = null;
-  const someDiscord = discordVars.some((v) => e[v] || invalid.has(v));
   if (absentDiscord.length === 0 && !discordVars.some((v) => invalid.has(v))) {
     discord = {
       clientId: e.DISCORD_CLIENT_ID!,
@@ -239,7 +236,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
       apiUrl: e.DISCORD_API_URL,
       authorizeUrl: e.DISCORD_AUTHORIZE_URL,
     };
-  } else if (production || someDiscord) {
+  } else if (production || absentDiscord.length < discordVars.length) {
+    // Some DISCORD_* settings were given: the rest are surely meant to be there too.
     for (const v of absentDiscord) problem(v, 'is required: Discord sign-in and roles need all four DISCORD_* settings');
   } else {
     warnings.push('DISCORD_* settings are not set: sign-in with Discord and role changes are off; their jobs wait.');

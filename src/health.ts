@@ -2,12 +2,7 @@ import { Router } from 'express';
 import { databaseHealthy } from './db/open.js';
 import type { Services } from './services.js';
 
-export interface HealthReporters {
-  /** What the Discord client knows about itself: connection, guild, permissions. */
-  discord?: () => Record<string, unknown>;
-}
-
-export function healthRoutes(services: Services, reporters: HealthReporters = {}): Router {
+export function healthRoutes(services: Services): Router {
   const router = Router();
   router.get('/health', (_req, res) => {
     const database = databaseHealthy(services.db);
@@ -24,7 +19,7 @@ export function healthRoutes(services: Services, reporters: HealthReporters = {}
       uptime: Math.round((now.getTime() - services.startedAt.getTime()) / 1000),
       timestamp: now.toISOString(),
       database: database ? 'ok' : 'down',
-      discord: reporters.discord ? reporters.discord() : { status: services.config.discord ? 'starting' : 'not configured' },
+      discord: services.discord?.bot.health() ?? { status: 'not configured' },
       ghost: services.config.ghost ? 'configured' : 'off',
       email: services.mailer.describe(),
       jobs,

@@ -1,6 +1,6 @@
 /**
- * Starting and stopping the whole service: services, worker, HTTP server, and (later) the Discord client. main.ts
- * calls it with the real config; tests and the demo call it with theirs.
+ * Starting and stopping the whole service: services, worker, HTTP server, Discord client and sweep timer. main.ts
+ * calls it with the real config; tests call it with theirs.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -23,10 +23,7 @@ export async function startServer(config: Config, overrides: ServiceOverrides = 
   for (const warning of config.warnings) log.warn(warning);
   const sessions = createSessions(config);
   const discord = services.discord;
-  const app = createApp(services, {
-    sessions,
-    health: discord ? { discord: discord.bot.health } : {},
-  });
+  const app = createApp(services, { sessions });
   const server = createServer(app);
   server.keepAliveTimeout = 5_000;
   server.headersTimeout = 10_000;

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createAuditLog, type AuditLog } from './audit/log.js';
 import { systemClock, type Clock } from './clock.js';
-import type { Config } from './config.js';
+import { managedRoles, type Config } from './config.js';
 import { createCommitQueue, type CommitQueue } from './db/commit-queue.js';
 import { openDatabase, type Db } from './db/open.js';
 import { createMailer, type Mailer } from './email/mailer.js';
@@ -18,7 +18,6 @@ import { createLinkTokens, type LinkTokens } from './linking/tokens.js';
 import { createLogger, type Logger } from './log.js';
 import { createSubscriptionStore, type SubscriptionStore } from './subscriptions/store.js';
 import { createWebhookEventStore, type WebhookEventStore } from './webhooks/store.js';
-import { managedRoles } from './config.js';
 import { createDiscordApi, type DiscordApi } from './discord/api.js';
 import { createBot, type Bot } from './discord/bot.js';
 import { createGhostClient } from './ghost/client.js';
@@ -67,7 +66,6 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
   const tokens = createLinkTokens(db, clock, config.linkTtlHours);
   const jobs = createJobQueue(db, clock);
   const mailer = overrides.mailer ?? createMailer(config, log);
-
   const grants = createGrantStore(db, clock);
 
   const handlers: Record<string, JobHandler> = {
@@ -89,10 +87,10 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
       },
     });
     const roleDeps = { config, api, subscriptions, grants, audit, log, roleName: bot.roleName };
-    handlers[RECONCILE_JOB] = async (payload) => void (await reconcile(roleDeps, payload as ReconcilePayload));
+    handlers[RECONCILE_JOB] = (payload) => reconcile(roleDeps, payload as ReconcilePayload);
     handlers[SWEEP_JOB] = async () => {
       await bot.checkPermissions();
-      await sweep({ ...roleDeps, jobs, clock, db });
+      await sweep({ ...roleDeps, jobs, db });
     };
     discord = { api, bot };
   }

@@ -2,13 +2,12 @@
  * The bot's REST calls, through discord.js's REST client pointed at DISCORD_API_URL. The client does not wait on
  * rate limits or retry by itself: every call is made from a durable job, and the job queue owns retries.
  */
-import { REST, Routes } from 'discord.js';
+import { DiscordAPIError, REST, Routes } from 'discord.js';
 import { z } from 'zod';
 import type { DiscordConfig } from '../config.js';
 import { ArbiterError } from '../errors.js';
 import { DiscordCode, mapDiscordError } from './errors.js';
 import { permissionReport, type GuildRole, type PermissionReport } from './permissions.js';
-import { DiscordAPIError } from 'discord.js';
 
 export interface GuildMember {
   userId: string;

@@ -55,18 +55,13 @@ export function createBot(options: BotOptions): Bot {
     log.info({ bot: c.user.tag, guilds: c.guilds.cache.size }, 'Discord gateway ready');
     void checkPermissions();
   });
-  client.on(Events.ShardDisconnect, () => {
-    if (state !== 'stopped') state = 'reconnecting';
-  });
-  client.on(Events.ShardReconnecting, () => {
-    if (state !== 'stopped') state = 'reconnecting';
-  });
-  client.on(Events.ShardResume, () => {
-    if (state !== 'stopped') state = 'ready';
-  });
-  client.on(Events.ShardReady, () => {
-    if (state !== 'stopped') state = 'ready';
-  });
+  const follow = (next: BotState) => () => {
+    if (state !== 'stopped') state = next;
+  };
+  client.on(Events.ShardDisconnect, follow('reconnecting'));
+  client.on(Events.ShardReconnecting, follow('reconnecting'));
+  client.on(Events.ShardResume, follow('ready'));
+  client.on(Events.ShardReady, follow('ready'));
   client.on(Events.Error, (err) => log.error({ error: err.message }, 'Discord client error'));
   client.on(Events.GuildMemberAdd, (member) => {
     if (member.guild.id !== config.guildId) return;

@@ -47,6 +47,12 @@ export const DEFAULT_MAX_ATTEMPTS = 12;
 
 export function createJobQueue(db: Db, clock: Clock): JobQueue {
   const listeners: (() => void)[] = [];
+  // One wake-up per turn of the event loop, however many jobs a transaction enqueued (a sweep enqueues many).
+  let wakeScheduled = false;
+  const wake = () => {
+    wakeScheduled = false;
+    for (const listener of listeners) listener();
+  };
   const now = () => clock.now().toISOString();
   const upsert = db.prepare(`INSERT INTO jobs (kind, key, payload, status, max_attempts, run_at, created_at, updated_at)
     VALUES (@kind, @key, @payload, 'pending', @maxAttempts, @runAt, @now, @now)
@@ -102,7 +108,10 @@ export function createJobQueue(db: Db, clock: Clock): JobQueue {
         now: now(),
       });
       // Listeners run after the current transaction has finished (better-sqlite3 transactions are synchronous).
-      for (const listener of listeners) setImmediate(listener);
+      if (!wakeScheduled && listeners.length > 0) {
+        wakeScheduled = true;
+        setImmediate(wake);
+      }
     },
     claim: (kinds) => claimOne.get({ now: now(), kinds: JSON.stringify(kinds) }) as Job | undefined,
     complete: (id) => void complete.run({ id, now: now() }),

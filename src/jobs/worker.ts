@@ -46,18 +46,16 @@ export function createWorker(options: WorkerOptions): Worker {
   let timer: NodeJS.Timeout | undefined;
   let idleWaiters: (() => void)[] = [];
 
-  const schedule = () => {
+  const schedule = (next: Date | undefined) => {
     if (timer) clearTimeout(timer);
     if (stopping) return;
-    const next = queue.nextRunAt(kinds);
     const wait = next ? Math.max(0, Math.min(pollMs, next.getTime() - clock.now().getTime())) : pollMs;
     timer = setTimeout(pump, wait);
     timer.unref();
   };
 
-  const settleIdle = () => {
+  const settleIdle = (next = queue.nextRunAt(kinds)) => {
     if (running.size > 0) return;
-    const next = queue.nextRunAt(kinds);
     if (next && next.getTime() <= clock.now().getTime()) return;
     const waiters = idleWaiters;
     idleWaiters = [];
@@ -106,12 +104,12 @@ export function createWorker(options: WorkerOptions): Worker {
       const p = run(job).finally(() => {
         running.delete(p);
         pump();
-        settleIdle();
       });
       running.add(p);
     }
-    schedule();
-    settleIdle();
+    const next = queue.nextRunAt(kinds);
+    schedule(next);
+    settleIdle(next);
   }
 
   return {

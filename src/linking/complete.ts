@@ -9,7 +9,7 @@ import type { Services } from '../services.js';
 import type { TokenStatus } from './tokens.js';
 
 export type LinkOutcome =
-  | { status: 'linked'; subscriptionId: string; previous: string | null }
+  | { status: 'linked'; subscriptionId: string }
   | { status: Exclude<TokenStatus, 'valid'> }
   | { status: 'inactive' };
 
@@ -19,7 +19,7 @@ export function completeLink(services: Pick<Services, 'tokens' | 'subscriptions'
   if (check.status !== 'valid') return { status: check.status };
   const subscription = subscriptions.get(check.row!.subscription_id)!;
   if (subscription.status !== 'active') return { status: 'inactive' };
-  tokens.spendHash(tokenHash, discordId);
+  tokens.markUsed(check.row!, discordId);
   const previous = subscription.discord_id;
   subscriptions.link(subscription.subscription_id, discordId, clock.now().toISOString());
   audit.record({
@@ -35,5 +35,5 @@ export function completeLink(services: Pick<Services, 'tokens' | 'subscriptions'
     jobs.enqueue(RECONCILE_JOB, previous, { discordId: previous, cause: `subscription ${subscription.subscription_id} moved to another account` });
   }
   if (config.ghost) jobs.enqueue(GHOST_SYNC_JOB, subscription.subscription_id, { subscriptionId: subscription.subscription_id });
-  return { status: 'linked', subscriptionId: subscription.subscription_id, previous };
+  return { status: 'linked', subscriptionId: subscription.subscription_id };
 }

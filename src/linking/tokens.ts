@@ -33,11 +33,12 @@ export function hashToken(token: string): string {
 export interface LinkTokens {
   issue(subscriptionId: string): { token: string; expiresAt: Date };
   check(token: string): TokenCheck;
-  /** Marks a valid token used by this Discord user; returns the check made before spending. */
-  spend(token: string, discordId: string): TokenCheck;
-  /** The same, for a token known only by its hash (the session keeps the hash, never the token). */
-  spendHash(tokenHash: string, discordId: string): TokenCheck;
+  /** For a token known only by its hash: the session keeps the hash, never the token. */
   checkHash(tokenHash: string): TokenCheck;
+  /** Spends a token that a check found valid; call in the same transaction as the check. */
+  markUsed(row: TokenRow, discordId: string): void;
+  /** Check and spend in one transaction; returns the check made before spending. */
+  spend(token: string, discordId: string): TokenCheck;
   revokeAll(subscriptionId: string): void;
 }
 
@@ -57,11 +58,7 @@ export function createLinkTokens(db: Db, clock: Clock, ttlHours: number): LinkTo
     return { status: 'valid', row };
   };
 
-  const spendHash = db.transaction((tokenHash: string, discordId: string): TokenCheck => {
-    const result = checkHash(tokenHash);
-    if (result.status === 'valid') use.run(clock.now().toISOString(), discordId, result.row!.id);
-    return result;
-  });
+  const markUsed = (row: TokenRow, discordId: string) => void use.run(clock.now().toISOString(), discordId, row.id);
 
   return {
     issue: db.transaction((subscriptionId: string) => {
@@ -73,9 +70,13 @@ export function createLinkTokens(db: Db, clock: Clock, ttlHours: number): LinkTo
       return { token, expiresAt };
     }),
     check,
-    spend: (token, discordId) => spendHash(TOKEN_FORMAT.test(token) ? hashToken(token) : '', discordId),
-    spendHash: (tokenHash, discordId) => spendHash(tokenHash, discordId),
     checkHash,
+    markUsed,
+    spend: db.transaction((token: string, discordId: string): TokenCheck => {
+      const result = check(token);
+      if (result.status === 'valid') markUsed(result.row!, discordId);
+      return result;
+    }),
     revokeAll: (subscriptionId) => void revoke.run(clock.now().toISOString(), subscriptionId),
   };
 }

@@ -3,14 +3,13 @@
  * and the difference applied. Every change carries an audit-log reason on Discord and a row in audit_logs.
  */
 import type { AuditLog } from '../audit/log.js';
-import type { Config } from '../config.js';
-import { managedRoles } from '../config.js';
+import { managedRoles, type Config } from '../config.js';
 import type { DiscordApi } from '../discord/api.js';
 import { ArbiterError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { SubscriptionStore } from '../subscriptions/store.js';
 import type { GrantStore } from './grants.js';
-import { desiredRoles, planRoles, type RolePlan } from './plan.js';
+import { desiredRoles, planRoles } from './plan.js';
 
 export interface ReconcileDeps {
   config: Pick<Config, 'tiers'>;
@@ -32,7 +31,7 @@ export function desiredFor(deps: Pick<ReconcileDeps, 'config' | 'subscriptions' 
   return desiredRoles(deps.subscriptions.byDiscordId(discordId), deps.grants.active(discordId), deps.config.tiers);
 }
 
-export async function reconcile(deps: ReconcileDeps, payload: ReconcilePayload): Promise<RolePlan | null> {
+export async function reconcile(deps: ReconcileDeps, payload: ReconcilePayload): Promise<void> {
   const { discordId } = payload;
   const cause = payload.cause ?? 'check';
   const member = await deps.api.getMember(discordId);
@@ -42,11 +41,11 @@ export async function reconcile(deps: ReconcileDeps, payload: ReconcilePayload):
     if (desired.size > 0) {
       deps.audit.record({ actor: 'system', action: 'roles.waiting_for_member', discordId, details: { cause, roles: [...desired] } });
     }
-    return null;
+    return;
   }
   const plan = planRoles(desired, new Set(member.roles), managedRoles(deps.config));
   const reason = `Arbiter: ${cause}`.slice(0, 400);
-  const refused: string[] = [];
+  const refused: { text: string; code: ArbiterError['code'] }[] = [];
   const apply = async (action: 'added' | 'removed', roleId: string) => {
     try {
       if (action === 'added') await deps.api.addRole(discordId, roleId, reason);
@@ -56,7 +55,7 @@ export async function reconcile(deps: ReconcileDeps, payload: ReconcilePayload):
       // Retryable trouble stops the run: the retry recomputes the plan, so what was done is not done twice.
       if (e.retryable) throw e;
       const name = deps.roleName?.(roleId);
-      refused.push(`${action === 'added' ? 'adding' : 'removing'} "${name ?? roleId}": ${e.message}`);
+      refused.push({ text: `${action === 'added' ? 'adding' : 'removing'} "${name ?? roleId}": ${e.message}`, code: e.code });
       deps.audit.record({ actor: 'system', action: `role.${action === 'added' ? 'add' : 'remove'}_failed`, discordId, roleId, reason: e.message, details: { cause, code: e.code } });
       return;
     }
@@ -65,9 +64,5 @@ export async function reconcile(deps: ReconcileDeps, payload: ReconcilePayload):
   for (const roleId of plan.add) await apply('added', roleId);
   for (const roleId of plan.remove) await apply('removed', roleId);
   if (plan.add.length + plan.remove.length > 0) deps.log.info({ discordId, cause, add: plan.add, remove: plan.remove, refused: refused.length }, 'roles reconciled');
-  if (refused.length > 0) {
-    const code = refused.some((r) => r.includes('does not exist')) ? 'discord_unknown_role' : 'discord_missing_permissions';
-    throw new ArbiterError(code, refused.join('; '));
-  }
-  return plan;
+  if (refused.length > 0) throw new ArbiterError(refused[0]!.code, refused.map((r) => r.text).join('; '));
 }

@@ -5,13 +5,11 @@
  * lost database) than a wave of cancellations.
  */
 import type { AuditLog } from '../audit/log.js';
-import type { Config } from '../config.js';
-import { managedRoles } from '../config.js';
+import { managedRoles, type Config } from '../config.js';
 import type { DiscordApi } from '../discord/api.js';
 import type { JobQueue } from '../jobs/queue.js';
 import type { Logger } from '../log.js';
 import type { SubscriptionStore } from '../subscriptions/store.js';
-import type { Clock } from '../clock.js';
 import type { Db } from '../db/open.js';
 import type { GrantStore } from './grants.js';
 import { RECONCILE_JOB } from './jobs.js';
@@ -26,20 +24,10 @@ export interface SweepDeps {
   jobs: JobQueue;
   audit: AuditLog;
   log: Logger;
-  clock: Clock;
   db: Db;
 }
 
-export interface SweepResult {
-  at: string;
-  checked: number;
-  queued: number;
-  additions: number;
-  removals: number;
-  refused: boolean;
-}
-
-export async function sweep(deps: SweepDeps): Promise<SweepResult> {
+export async function sweep(deps: SweepDeps): Promise<void> {
   const managed = managedRoles(deps.config);
   const members = await deps.api.listMembers();
   const byId = new Map(members.map((m) => [m.userId, m.roles]));
@@ -53,25 +41,25 @@ export async function sweep(deps: SweepDeps): Promise<SweepResult> {
     const plan = planRoles(desiredFor(deps, discordId), new Set(actual), managed);
     if (!isEmptyPlan(plan)) work.push({ discordId, add: plan.add.length, remove: plan.remove.length });
   }
-  const additions = work.reduce((n, w) => n + w.add, 0);
-  const removals = work.reduce((n, w) => n + w.remove, 0);
-  const result: SweepResult = { at: deps.clock.now().toISOString(), checked: subjects.size, queued: 0, additions, removals, refused: false };
+  const summary = {
+    checked: subjects.size,
+    changes: work.length,
+    additions: work.reduce((n, w) => n + w.add, 0),
+    removals: work.reduce((n, w) => n + w.remove, 0),
+  };
 
-  if (removals > deps.config.sweepMaxRemovals) {
-    result.refused = true;
+  if (summary.removals > deps.config.sweepMaxRemovals) {
     deps.audit.record({
       actor: 'system',
       action: 'sweep.refused',
-      reason: `the sweep would remove ${removals} roles, more than SWEEP_MAX_REMOVALS (${deps.config.sweepMaxRemovals}); nothing was changed`,
-      details: { ...result, members: work.slice(0, 50).map((w) => w.discordId) },
+      reason: `the sweep would remove ${summary.removals} roles, more than SWEEP_MAX_REMOVALS (${deps.config.sweepMaxRemovals}); nothing was changed`,
+      details: { ...summary, members: work.slice(0, 50).map((w) => w.discordId) },
     });
-    deps.log.error({ removals, cap: deps.config.sweepMaxRemovals }, 'sweep refused: too many removals; check config/roles.json and the database');
-    return result;
+    deps.log.error({ removals: summary.removals, cap: deps.config.sweepMaxRemovals }, 'sweep refused: too many removals; check config/roles.json and the database');
+    return;
   }
-  result.queued = work.length;
   deps.db.transaction(() => {
     for (const w of work) deps.jobs.enqueue(RECONCILE_JOB, w.discordId, { discordId: w.discordId, cause: 'periodic check' });
-    deps.audit.record({ actor: 'system', action: 'sweep.completed', details: { ...result } });
+    deps.audit.record({ actor: 'system', action: 'sweep.completed', details: summary });
   })();
-  return result;
 }

@@ -12,6 +12,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { constants as zlibConstants, createDeflate, deflateSync, type Deflate } from 'node:zlib';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
+import type { RecordedRequest as HttpRequestRecord } from './recorded-request.js';
 
 export interface FakeRole {
   id: string;
@@ -53,14 +54,7 @@ export interface FakeDiscordOptions {
   /** Time for code/token expiry, joined_at, snowflakes and `at`. Default: the system clock. */
   clock?: { now(): Date };
 }
-export interface RecordedRequest {
-  method: string;
-  /** The full path as requested, e.g. /api/v10/users/@me (without the query string). */
-  path: string;
-  query: string;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
-  status: number;
+export interface RecordedRequest extends HttpRequestRecord {
   at: number;
 }
 export interface Fault {

@@ -21,6 +21,7 @@
 import { createHash, createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { RecordedRequest } from './recorded-request.js';
 
 export interface GhostLabel {
   id: string;
@@ -43,15 +44,7 @@ export interface GhostMember {
   [custom: string]: unknown;
 }
 
-export interface RecordedRequest {
-  method: string;
-  path: string;
-  /** The raw query string, without the leading "?". */
-  query: string;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
-  status: number;
-}
+export type { RecordedRequest };
 
 export interface SeedMember {
   email: string;
