@@ -15,6 +15,8 @@ export interface Received {
 export interface TestSmtp {
   port: number;
   messages: Received[];
+  /** Connection errors, e.g. a client killed in the middle of a message (smtp-server emits them on the server). */
+  errors: Error[];
   /** While closed, a message's data is read but not acknowledged: it counts as delivered only once acknowledged. */
   hold(): void;
   release(): void;
@@ -68,11 +70,15 @@ export async function startSmtp(port = 0): Promise<TestSmtp> {
       });
     },
   });
+  const errors: Error[] = [];
+  // Without a listener, a reset during a mail transaction would be an uncaught exception in the test process.
+  server.on('error', (err: Error) => errors.push(err));
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   const address = server.server.address() as AddressInfo;
   return {
     port: address.port,
     messages,
+    errors,
     hold: () => {
       held ??= [];
     },
