@@ -3,7 +3,9 @@ import type { Db } from './open.js';
 /**
  * Group commit. With synchronous=FULL every commit waits for the disk; the work of requests that arrive together
  * is run in one transaction (each in its own savepoint, so one failure does not undo the others) and they share a
- * single sync. Nobody is answered before the transaction holding their work has committed.
+ * single sync. Nobody is answered before the transaction holding their work has committed. Some errors (disk full,
+ * I/O) make SQLite roll back the whole transaction, not only the savepoint: then the whole batch fails, with that
+ * error, and nothing after it runs outside a transaction.
  */
 export interface CommitQueue {
   run<T>(work: () => T): Promise<T>;
@@ -30,6 +32,7 @@ export function createCommitQueue(db: Db): CommitQueue {
           try {
             outcomes.push({ ok: true, value: db.transaction(item.work)() });
           } catch (err) {
+            if (!db.inTransaction) throw err;
             outcomes.push({ ok: false, value: err });
           }
         }
