@@ -18,6 +18,7 @@ export type ErrorCode =
   | 'oauth_failed'
   | 'email_failed'
   | 'discord_unavailable'
+  | 'discord_unauthorized'
   | 'discord_rate_limited'
   | 'discord_missing_permissions'
   | 'discord_unknown_role'
@@ -34,6 +35,11 @@ export interface ErrorOptions {
   retryable?: boolean;
   /** Jobs: the earliest useful retry, e.g. from a 429's retry_after. */
   retryAfterMs?: number;
+  /**
+   * Jobs: not this job's fault, and every job of its lane would meet the same wall (a rate limit, a rejected
+   * bot token): the job waits without spending an attempt, and its lane pauses.
+   */
+  pauseLane?: boolean;
   cause?: unknown;
 }
 
@@ -43,6 +49,7 @@ export class ArbiterError extends Error {
   readonly details: unknown;
   readonly retryable: boolean;
   readonly retryAfterMs: number | undefined;
+  readonly pauseLane: boolean;
 
   constructor(code: ErrorCode, message: string, options: ErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -52,6 +59,7 @@ export class ArbiterError extends Error {
     this.details = options.details;
     this.retryable = options.retryable ?? false;
     this.retryAfterMs = options.retryAfterMs;
+    this.pauseLane = options.pauseLane ?? false;
   }
 }
 

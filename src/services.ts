@@ -12,7 +12,7 @@ import { createCommitQueue, type CommitQueue } from './db/commit-queue.js';
 import { openDatabase, type Db } from './db/open.js';
 import { createMailer, type Mailer } from './email/mailer.js';
 import { createJobQueue, type JobQueue } from './jobs/queue.js';
-import { createWorker, type JobHandler, type Worker } from './jobs/worker.js';
+import { createWorker, type JobKind, type Worker } from './jobs/worker.js';
 import { LINK_EMAIL_JOB, linkEmailJob } from './linking/link-email.js';
 import { createLinkTokens, type LinkTokens } from './linking/tokens.js';
 import { createLogger, type Logger } from './log.js';
@@ -49,6 +49,8 @@ export interface Services {
   version: string;
 }
 
+const LANE_SLOTS = { email: 2, discord: 2, ghost: 1 };
+
 export interface ServiceOverrides {
   clock?: Clock;
   log?: Logger;
@@ -68,8 +70,9 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
   const mailer = overrides.mailer ?? createMailer(config, log);
   const grants = createGrantStore(db, clock);
 
-  const handlers: Record<string, JobHandler> = {
-    [LINK_EMAIL_JOB]: linkEmailJob({ config, subscriptions, tokens, mailer, audit, log }),
+  // Lanes: each kind of outside service gets its own slots, so a backlog for one never delays another.
+  const kinds: Record<string, JobKind> = {
+    [LINK_EMAIL_JOB]: { lane: 'email', run: linkEmailJob({ config, subscriptions, tokens, mailer, audit, log }) },
   };
   let discord: Services['discord'] = null;
   if (config.discord) {
@@ -87,17 +90,20 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
       },
     });
     const roleDeps = { config, api, subscriptions, grants, audit, log, roleName: bot.roleName };
-    handlers[RECONCILE_JOB] = (payload) => reconcile(roleDeps, payload as ReconcilePayload);
-    handlers[SWEEP_JOB] = async () => {
-      await bot.checkPermissions();
-      await sweep({ ...roleDeps, jobs, db });
+    kinds[RECONCILE_JOB] = { lane: 'discord', run: (payload) => reconcile(roleDeps, payload as ReconcilePayload) };
+    kinds[SWEEP_JOB] = {
+      lane: 'discord',
+      run: async () => {
+        await bot.checkPermissions();
+        await sweep({ ...roleDeps, jobs, db });
+      },
     };
     discord = { api, bot };
   }
   if (config.ghost) {
-    handlers[GHOST_SYNC_JOB] = ghostSyncJob({ config: config.ghost, ghost: createGhostClient(config.ghost), subscriptions, audit });
+    kinds[GHOST_SYNC_JOB] = { lane: 'ghost', run: ghostSyncJob({ config: config.ghost, ghost: createGhostClient(config.ghost), subscriptions, audit }) };
   }
-  const worker = createWorker({ queue: jobs, handlers, log, clock, audit, ...overrides.retry });
+  const worker = createWorker({ queue: jobs, kinds, lanes: LANE_SLOTS, log, clock, audit, ...overrides.retry });
 
   return {
     config,

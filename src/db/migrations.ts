@@ -117,4 +117,33 @@ export const migrations: Migration[] = [
       CREATE INDEX role_grants_user ON role_grants (discord_id) WHERE revoked_at IS NULL;
     `,
   },
+  {
+    version: 5,
+    name: 'jobs retry for a time budget, not a count; runs cut short by a crash are counted',
+    sql: `
+      CREATE TABLE jobs_new (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,
+        key TEXT NOT NULL,
+        payload TEXT NOT NULL DEFAULT '{}',
+        status TEXT NOT NULL CHECK (status IN ('pending', 'running', 'done', 'dead')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        interruptions INTEGER NOT NULL DEFAULT 0,
+        run_at TEXT NOT NULL,
+        give_up_at TEXT NOT NULL,
+        last_error TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        finished_at TEXT
+      );
+      INSERT INTO jobs_new (id, kind, key, payload, status, attempts, run_at, give_up_at, last_error, created_at, updated_at, finished_at)
+        SELECT id, kind, key, payload, status, attempts, run_at,
+          strftime('%Y-%m-%dT%H:%M:%fZ', updated_at, '+3 days'), last_error, created_at, updated_at, finished_at
+        FROM jobs;
+      DROP TABLE jobs;
+      ALTER TABLE jobs_new RENAME TO jobs;
+      CREATE UNIQUE INDEX jobs_one_pending ON jobs (kind, key) WHERE status = 'pending';
+      CREATE INDEX jobs_due ON jobs (status, run_at);
+    `,
+  },
 ];

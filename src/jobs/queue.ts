@@ -10,8 +10,11 @@ export interface Job {
   payload: string;
   status: JobStatus;
   attempts: number;
-  max_attempts: number;
+  /** Runs cut short by a stop of the process (a crash, a kill). */
+  interruptions: number;
   run_at: string;
+  /** After a failure at or past this time, the job is dead instead of retried. */
+  give_up_at: string;
   last_error: string | null;
   created_at: string;
   updated_at: string;
@@ -20,13 +23,14 @@ export interface Job {
 
 export interface EnqueueOptions {
   runAt?: Date;
-  maxAttempts?: number;
+  /** How long failures are retried, from now. Default RETRY_BUDGET_MS. */
+  budgetMs?: number;
 }
 
 export interface JobQueue {
   /**
-   * Adds a job, or refreshes the pending one of the same (kind, key): its payload is replaced and it runs no later
-   * than asked. Call inside the transaction of the change that needs it.
+   * Adds a job, or refreshes the pending one of the same (kind, key): its payload is replaced, it runs no later
+   * than asked, and its retry budget starts again. Call inside the transaction of the change that needs it.
    */
   enqueue(kind: string, key: string, payload?: unknown, options?: EnqueueOptions): void;
   /** Takes the next due job of these kinds whose (kind, key) is not already running. */
@@ -34,8 +38,15 @@ export interface JobQueue {
   complete(id: number): void;
   /** Back to pending at `retryAt`, or dead when `retryAt` is null. */
   fail(id: number, error: string, retryAt: Date | null): void;
-  /** Jobs left running by a crash go back to pending; returns how many. */
-  recover(): number;
+  /** Back to pending at `runAt` without spending the attempt: the job did not get a fair try (a rate limit). */
+  defer(id: number, reason: string, runAt: Date): void;
+  /** Saves a running job's progress: a retry or a deferral starts from this payload. */
+  checkpoint(id: number, payload: unknown): void;
+  /**
+   * Jobs left running by a stop of the process go back to pending; one that was cut short MAX_INTERRUPTIONS times
+   * is dead instead (it may be what takes the process down), and is returned.
+   */
+  recover(): { requeued: number; dead: Job[] };
   nextRunAt(kinds: readonly string[]): Date | undefined;
   counts(): Record<JobStatus, number>;
   dead(limit?: number): Job[];
@@ -43,7 +54,9 @@ export interface JobQueue {
   onEnqueue(listener: () => void): void;
 }
 
-export const DEFAULT_MAX_ATTEMPTS = 12;
+/** Billing systems retry for days; so do side effects (an email, a Ghost write) through an outage. */
+export const RETRY_BUDGET_MS = 3 * 86_400_000;
+export const MAX_INTERRUPTIONS = 3;
 
 export function createJobQueue(db: Db, clock: Clock): JobQueue {
   const listeners: (() => void)[] = [];
@@ -54,10 +67,11 @@ export function createJobQueue(db: Db, clock: Clock): JobQueue {
     for (const listener of listeners) listener();
   };
   const now = () => clock.now().toISOString();
-  const upsert = db.prepare(`INSERT INTO jobs (kind, key, payload, status, max_attempts, run_at, created_at, updated_at)
-    VALUES (@kind, @key, @payload, 'pending', @maxAttempts, @runAt, @now, @now)
+  const upsert = db.prepare(`INSERT INTO jobs (kind, key, payload, status, run_at, give_up_at, created_at, updated_at)
+    VALUES (@kind, @key, @payload, 'pending', @runAt, @giveUpAt, @now, @now)
     ON CONFLICT (kind, key) WHERE status = 'pending' DO UPDATE SET
-      payload = excluded.payload, run_at = MIN(run_at, excluded.run_at), updated_at = excluded.updated_at`);
+      payload = excluded.payload, run_at = MIN(run_at, excluded.run_at), give_up_at = excluded.give_up_at,
+      updated_at = excluded.updated_at`);
   const claimOne = db.prepare(`UPDATE jobs SET status = 'running', attempts = attempts + 1, updated_at = @now
     WHERE id = (
       SELECT j.id FROM jobs j
@@ -67,45 +81,63 @@ export function createJobQueue(db: Db, clock: Clock): JobQueue {
     RETURNING *`);
   const complete = db.prepare(`UPDATE jobs SET status = 'done', last_error = NULL, updated_at = @now, finished_at = @now WHERE id = @id`);
   const pendingTwin = db.prepare(`SELECT id FROM jobs WHERE status = 'pending' AND kind = ? AND key = ?`).pluck();
-  const retry = db.prepare(`UPDATE jobs SET status = 'pending', last_error = @error, run_at = @runAt, updated_at = @now WHERE id = @id`);
+  const retry = db.prepare(`UPDATE jobs SET status = 'pending', last_error = @error, run_at = @runAt,
+    attempts = attempts - @refund, updated_at = @now WHERE id = @id`);
   const supersede = db.prepare(`UPDATE jobs SET status = 'done', last_error = @error, updated_at = @now, finished_at = @now WHERE id = @id`);
   const kill = db.prepare(`UPDATE jobs SET status = 'dead', last_error = @error, updated_at = @now, finished_at = @now WHERE id = @id`);
+  const interrupted = db.prepare(`UPDATE jobs SET interruptions = interruptions + 1 WHERE id = ? RETURNING *`);
+  const saveProgress = db.prepare(`UPDATE jobs SET payload = ?, updated_at = ? WHERE id = ? AND status = 'running'`);
   const getJob = db.prepare('SELECT * FROM jobs WHERE id = ?');
-  const running = db.prepare(`SELECT id, kind, key FROM jobs WHERE status = 'running'`);
+  const running = db.prepare(`SELECT id FROM jobs WHERE status = 'running'`).pluck();
   const next = db.prepare(`SELECT MIN(run_at) FROM jobs WHERE status = 'pending' AND kind IN (SELECT value FROM json_each(?))`).pluck();
   const counts = db.prepare('SELECT status, COUNT(*) AS n FROM jobs GROUP BY status');
   const dead = db.prepare(`SELECT * FROM jobs WHERE status = 'dead' ORDER BY finished_at DESC LIMIT ?`);
 
+  /** Back to pending, unless a newer pending job for the same subject will do this work (only one may be pending). */
+  const requeue = (job: Pick<Job, 'id' | 'kind' | 'key'>, error: string, runAt: Date, refund: 0 | 1) => {
+    const params = { id: job.id, error: error.slice(0, 2000), now: now() };
+    if (pendingTwin.get(job.kind, job.key) !== undefined) supersede.run(params);
+    else retry.run({ ...params, runAt: runAt.toISOString(), refund });
+  };
+
   const fail = db.transaction((id: number, error: string, retryAt: Date | null) => {
     const job = getJob.get(id) as Job | undefined;
     if (!job) return;
-    const params = { id, error: error.slice(0, 2000), now: now() };
-    if (retryAt === null) kill.run(params);
-    // A newer pending job for the same subject will do this work; a second pending one is not allowed.
-    else if (pendingTwin.get(job.kind, job.key) !== undefined) supersede.run(params);
-    else retry.run({ ...params, runAt: retryAt.toISOString() });
+    if (retryAt === null) kill.run({ id, error: error.slice(0, 2000), now: now() });
+    else requeue(job, error, retryAt, 0);
+  });
+
+  const defer = db.transaction((id: number, reason: string, runAt: Date) => {
+    const job = getJob.get(id) as Job | undefined;
+    if (job) requeue(job, reason, runAt, 1);
   });
 
   const recover = db.transaction(() => {
-    let n = 0;
-    for (const job of running.all() as Pick<Job, 'id' | 'kind' | 'key'>[]) {
-      const params = { id: job.id, error: 'interrupted by a restart', now: now() };
-      if (pendingTwin.get(job.kind, job.key) !== undefined) supersede.run(params);
-      else retry.run({ ...params, runAt: params.now });
-      n++;
+    let requeued = 0;
+    const gone: Job[] = [];
+    for (const id of running.all() as number[]) {
+      const job = interrupted.get(id) as Job;
+      if (job.interruptions >= MAX_INTERRUPTIONS) {
+        kill.run({ id, error: `interrupted ${job.interruptions} times by a stop of the process; it may be what stops it`, now: now() });
+        gone.push(getJob.get(id) as Job);
+      } else {
+        requeue(job, 'interrupted by a stop of the process', clock.now(), 0);
+        requeued++;
+      }
     }
-    return n;
+    return { requeued, dead: gone };
   });
 
   return {
     enqueue(kind, key, payload = {}, options = {}) {
+      const at = clock.now();
       upsert.run({
         kind,
         key,
         payload: JSON.stringify(payload),
-        maxAttempts: options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
-        runAt: (options.runAt ?? clock.now()).toISOString(),
-        now: now(),
+        runAt: (options.runAt ?? at).toISOString(),
+        giveUpAt: new Date(at.getTime() + (options.budgetMs ?? RETRY_BUDGET_MS)).toISOString(),
+        now: at.toISOString(),
       });
       // Listeners run after the current transaction has finished (better-sqlite3 transactions are synchronous).
       if (!wakeScheduled && listeners.length > 0) {
@@ -116,6 +148,8 @@ export function createJobQueue(db: Db, clock: Clock): JobQueue {
     claim: (kinds) => claimOne.get({ now: now(), kinds: JSON.stringify(kinds) }) as Job | undefined,
     complete: (id) => void complete.run({ id, now: now() }),
     fail: (id, error, retryAt) => fail(id, error, retryAt),
+    defer: (id, reason, runAt) => defer(id, reason, runAt),
+    checkpoint: (id, payload) => void saveProgress.run(JSON.stringify(payload), now(), id),
     recover: () => recover(),
     nextRunAt(kinds) {
       const at = next.get(JSON.stringify(kinds)) as string | null;

@@ -1,18 +1,35 @@
+/**
+ * Runs jobs. Work is split into lanes (email, Discord, Ghost), each with its own slots, so that a backlog in one
+ * (a wave of reconciles) never holds up another (a link email). A failed job is retried with backoff until its
+ * time budget runs out; an error that says the whole lane must wait (a Discord rate limit, a rejected bot token)
+ * puts the job back without spending an attempt and pauses its lane until then, instead of trying every job in it.
+ */
 import type { Clock } from '../clock.js';
 import { isArbiterError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { AuditLog } from '../audit/log.js';
 import type { Job, JobQueue } from './queue.js';
 
-export type JobHandler = (payload: unknown, job: Job) => Promise<void>;
+export interface JobContext {
+  /** Saves progress: a retry or deferral of this job starts from this payload. */
+  checkpoint(payload: unknown): void;
+}
+
+export type JobHandler = (payload: unknown, job: Job, context: JobContext) => Promise<void>;
+
+export interface JobKind {
+  lane: string;
+  run: JobHandler;
+}
 
 export interface WorkerOptions {
   queue: JobQueue;
-  handlers: Record<string, JobHandler>;
+  kinds: Record<string, JobKind>;
+  /** Concurrent jobs per lane; DEFAULT_LANE_SLOTS for a lane not named. */
+  lanes?: Record<string, number> | undefined;
   log: Logger;
   clock: Clock;
   audit: AuditLog;
-  concurrency?: number;
   /** First retry delay; doubles each attempt up to maxDelayMs, with +-25 % jitter. */
   baseDelayMs?: number;
   maxDelayMs?: number;
@@ -26,88 +43,165 @@ export interface Worker {
   stop(): Promise<void>;
   /** Resolves when no due job of a handled kind is pending or running (tests and the demo use it). */
   idle(): Promise<void>;
+  /** Lanes that wait, and until when. */
+  pauses(): Record<string, string>;
 }
+
+export const DEFAULT_LANE_SLOTS = 2;
 
 export function retryDelay(attempt: number, baseMs: number, maxMs: number, random = Math.random): number {
   const exponential = Math.min(maxMs, baseMs * 2 ** Math.max(0, attempt - 1));
   return Math.round(exponential * (0.75 + random() * 0.5));
 }
 
+interface Lane {
+  name: string;
+  kinds: string[];
+  slots: number;
+  running: Set<Promise<void>>;
+  pausedUntil: number;
+}
+
 export function createWorker(options: WorkerOptions): Worker {
-  const { queue, handlers, log, clock, audit } = options;
-  const kinds = Object.keys(handlers);
-  const concurrency = options.concurrency ?? 4;
+  const { queue, kinds, log, clock, audit } = options;
   const baseDelayMs = options.baseDelayMs ?? 5_000;
   const maxDelayMs = options.maxDelayMs ?? 60 * 60_000;
   const pollMs = options.pollMs ?? 30_000;
-  const running = new Set<Promise<void>>();
+  const lanes = new Map<string, Lane>();
+  for (const [kind, { lane }] of Object.entries(kinds)) {
+    const l = lanes.get(lane) ?? { name: lane, kinds: [], slots: options.lanes?.[lane] ?? DEFAULT_LANE_SLOTS, running: new Set(), pausedUntil: 0 };
+    l.kinds.push(kind);
+    lanes.set(lane, l);
+  }
+  const running = () => [...lanes.values()].reduce((n, l) => n + l.running.size, 0);
+  // Outcomes the database would not take (disk full, I/O): kept and written again until it does.
+  let unsaved: (() => void)[] = [];
   let started = false;
   let stopping = false;
   let timer: NodeJS.Timeout | undefined;
   let idleWaiters: (() => void)[] = [];
 
-  const schedule = (next: Date | undefined) => {
+  const nextWake = (): number | undefined => {
+    const now = clock.now().getTime();
+    let soonest: number | undefined;
+    for (const lane of lanes.values()) {
+      const due = queue.nextRunAt(lane.kinds)?.getTime();
+      if (due === undefined) continue;
+      const at = Math.max(due, lane.pausedUntil);
+      soonest = soonest === undefined ? at : Math.min(soonest, at);
+    }
+    return soonest === undefined ? undefined : Math.max(soonest, now);
+  };
+
+  const schedule = (next: number | undefined) => {
     if (timer) clearTimeout(timer);
     if (stopping) return;
-    const wait = next ? Math.max(0, Math.min(pollMs, next.getTime() - clock.now().getTime())) : pollMs;
-    timer = setTimeout(pump, wait);
+    const wait = unsaved.length > 0 ? Math.min(pollMs, 1_000) : next !== undefined ? Math.min(pollMs, next - clock.now().getTime()) : pollMs;
+    timer = setTimeout(pump, Math.max(0, wait));
     timer.unref();
   };
 
-  const settleIdle = (next = queue.nextRunAt(kinds)) => {
-    if (running.size > 0) return;
-    if (next && next.getTime() <= clock.now().getTime()) return;
+  const settleIdle = (next: number | undefined) => {
+    if (running() > 0 || unsaved.length > 0) return;
+    if (next !== undefined && next <= clock.now().getTime()) return;
     const waiters = idleWaiters;
     idleWaiters = [];
     for (const w of waiters) w();
   };
 
-  async function run(job: Job): Promise<void> {
-    const handler = handlers[job.kind]!;
-    const started = Date.now();
+  /** Runs a write about a job's outcome; if the database refuses it, it is kept and tried again later. */
+  const save = (what: string, job: Job, write: () => void) => {
     try {
-      await handler(JSON.parse(job.payload), job);
-      queue.complete(job.id);
+      write();
+    } catch (err) {
+      log.error({ job: job.id, kind: job.kind, error: (err as Error).message }, `could not record that a job ${what}; will try again`);
+      unsaved.push(() => write());
+    }
+  };
+
+  const retrySaves = () => {
+    const pending = unsaved;
+    unsaved = [];
+    for (const [i, write] of pending.entries()) {
+      try {
+        write();
+      } catch {
+        unsaved = [...pending.slice(i), ...unsaved];
+        return;
+      }
+    }
+  };
+
+  async function run(lane: Lane, job: Job): Promise<void> {
+    const kind = kinds[job.kind]!;
+    const started = Date.now();
+    const context: JobContext = { checkpoint: (payload) => queue.checkpoint(job.id, payload) };
+    try {
+      await kind.run(JSON.parse(job.payload), job, context);
+      save('finished', job, () => queue.complete(job.id));
       log.debug({ job: job.id, kind: job.kind, ms: Date.now() - started }, 'job done');
+      return;
     } catch (err) {
       const message = isArbiterError(err) ? `${err.code}: ${err.message}` : (err as Error)?.message ?? String(err);
+      const now = clock.now().getTime();
+      if (isArbiterError(err) && err.pauseLane) {
+        const until = now + (err.retryAfterMs ?? retryDelay(1, baseDelayMs, maxDelayMs));
+        lane.pausedUntil = Math.max(lane.pausedUntil, until);
+        save('must wait', job, () => queue.defer(job.id, message, new Date(until)));
+        log.warn({ job: job.id, kind: job.kind, lane: lane.name, waitMs: until - now, error: message }, 'lane paused');
+        return;
+      }
       const retryable = isArbiterError(err) ? err.retryable : true;
-      const lastAttempt = job.attempts >= job.max_attempts;
-      if (!retryable || lastAttempt) {
-        queue.fail(job.id, message, null);
-        audit.record({
-          actor: 'system',
-          action: 'job.dead',
-          reason: message,
-          details: { job: job.id, kind: job.kind, key: job.key, attempts: job.attempts },
+      const giveUpAt = new Date(job.give_up_at).getTime();
+      if (!retryable || now >= giveUpAt) {
+        save('failed for good', job, () => {
+          queue.fail(job.id, message, null);
+          audit.record({
+            actor: 'system',
+            action: 'job.dead',
+            reason: message,
+            details: { job: job.id, kind: job.kind, key: job.key, attempts: job.attempts },
+          });
         });
         log.error({ job: job.id, kind: job.kind, key: job.key, attempts: job.attempts, error: message }, 'job failed for good');
-      } else {
-        const delay = Math.max(retryDelay(job.attempts, baseDelayMs, maxDelayMs), isArbiterError(err) ? err.retryAfterMs ?? 0 : 0);
-        queue.fail(job.id, message, new Date(clock.now().getTime() + delay));
-        log.warn({ job: job.id, kind: job.kind, attempts: job.attempts, retryInMs: delay, error: message }, 'job will be retried');
+        return;
       }
+      const delay = Math.max(retryDelay(job.attempts, baseDelayMs, maxDelayMs), isArbiterError(err) ? err.retryAfterMs ?? 0 : 0);
+      // The last try is at the end of the budget, not after it.
+      const retryAt = new Date(Math.min(now + delay, giveUpAt));
+      save('will be retried', job, () => queue.fail(job.id, message, retryAt));
+      log.warn({ job: job.id, kind: job.kind, attempts: job.attempts, retryInMs: retryAt.getTime() - now, error: message }, 'job will be retried');
     }
   }
 
   function pump(): void {
     if (!started || stopping) return;
-    while (running.size < concurrency) {
-      let job: Job | undefined;
-      try {
-        job = queue.claim(kinds);
-      } catch (err) {
-        log.error({ err }, 'could not claim a job');
-        break;
+    if (unsaved.length > 0) retrySaves();
+    const now = clock.now().getTime();
+    for (const lane of lanes.values()) {
+      if (lane.pausedUntil > now) continue;
+      while (lane.running.size < lane.slots && unsaved.length === 0) {
+        let job: Job | undefined;
+        try {
+          job = queue.claim(lane.kinds);
+        } catch (err) {
+          log.error({ error: (err as Error).message }, 'could not claim a job');
+          break;
+        }
+        if (!job) break;
+        const p = run(lane, job).finally(() => {
+          lane.running.delete(p);
+          pump();
+        });
+        lane.running.add(p);
       }
-      if (!job) break;
-      const p = run(job).finally(() => {
-        running.delete(p);
-        pump();
-      });
-      running.add(p);
     }
-    const next = queue.nextRunAt(kinds);
+    let next: number | undefined;
+    try {
+      next = nextWake();
+    } catch (err) {
+      log.error({ error: (err as Error).message }, 'could not read the job queue');
+    }
     schedule(next);
     settleIdle(next);
   }
@@ -116,21 +210,36 @@ export function createWorker(options: WorkerOptions): Worker {
     start() {
       if (started) return;
       started = true;
-      const recovered = queue.recover();
-      if (recovered > 0) log.warn({ recovered }, 'jobs interrupted by the last stop will run again');
+      const { requeued, dead } = queue.recover();
+      if (requeued > 0) log.warn({ requeued }, 'jobs interrupted by the last stop will run again');
+      for (const job of dead) {
+        audit.record({ actor: 'system', action: 'job.dead', reason: job.last_error, details: { job: job.id, kind: job.kind, key: job.key, attempts: job.attempts } });
+        log.error({ job: job.id, kind: job.kind, key: job.key, error: job.last_error }, 'job failed for good');
+      }
       queue.onEnqueue(() => pump());
       pump();
     },
     async stop() {
       stopping = true;
       if (timer) clearTimeout(timer);
-      await Promise.allSettled([...running]);
+      await Promise.allSettled([...lanes.values()].flatMap((l) => [...l.running]));
+      if (unsaved.length > 0) retrySaves();
     },
     idle() {
       return new Promise<void>((resolve) => {
         idleWaiters.push(resolve);
-        settleIdle();
+        try {
+          settleIdle(nextWake());
+        } catch {
+          // the next pump settles it
+        }
       });
+    },
+    pauses() {
+      const now = clock.now().getTime();
+      const result: Record<string, string> = {};
+      for (const lane of lanes.values()) if (lane.pausedUntil > now) result[lane.name] = new Date(lane.pausedUntil).toISOString();
+      return result;
     },
   };
 }
