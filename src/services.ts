@@ -57,6 +57,7 @@ export interface ServiceOverrides {
   mailer?: Mailer;
   /** Worker retry timing; tests shorten it. */
   retry?: { baseDelayMs?: number; maxDelayMs?: number; pollMs?: number };
+  discord?: { maxInlineWaitMs?: number };
 }
 
 export function createServices(config: Config, overrides: ServiceOverrides = {}): Services {
@@ -76,7 +77,13 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
   };
   let discord: Services['discord'] = null;
   if (config.discord) {
-    const api = createDiscordApi(config.discord);
+    const api = createDiscordApi(config.discord, {
+      log,
+      audit,
+      clock,
+      maxInlineWaitMs: overrides.discord?.maxInlineWaitMs,
+      tokenRetry: { baseMs: overrides.retry?.baseDelayMs, maxMs: overrides.retry?.maxDelayMs },
+    });
     const managed = managedRoles(config);
     const bot = createBot({
       config: config.discord,

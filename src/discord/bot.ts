@@ -1,8 +1,8 @@
 /**
  * The discord.js client: a gateway connection for member events (a member who joins or re-joins gets their roles),
- * and the bot's health: connected or not, and what the permission check found.
+ * and the bot's health: connected or not, whether Discord accepts its token, and what the permission check found.
  */
-import { Client, Events, GatewayIntentBits } from 'discord.js';
+import { Client, Events, GatewayIntentBits, Options } from 'discord.js';
 import type { DiscordConfig } from '../config.js';
 import type { Logger } from '../log.js';
 import type { DiscordApi } from './api.js';
@@ -10,13 +10,32 @@ import type { PermissionReport } from './permissions.js';
 
 export type BotState = 'starting' | 'ready' | 'reconnecting' | 'failed' | 'stopped';
 
+/**
+ * Arbiter reads members over REST when it needs them; the gateway's caches only have to hold what discord.js itself
+ * needs, so they are bounded: memory stays flat on a server of any size.
+ */
+export const MEMBER_CACHE_LIMIT = 200;
+
+export interface BotHealth {
+  status: BotState;
+  error?: string;
+  token: 'ok' | 'rejected' | 'unknown';
+  inGuild: boolean | null;
+  manageRoles: boolean | null;
+  createInvite: boolean | null;
+  /** One plain sentence per problem: the token, permissions, roles by name. */
+  problems: string[];
+  checkedAt: string | null;
+  cache: { members: number; users: number };
+}
+
 export interface Bot {
   start(): void;
   stop(): Promise<void>;
   /** Re-reads the server's roles and the bot's place among them. */
   checkPermissions(): Promise<PermissionReport | null>;
   roleName(roleId: string): string | undefined;
-  health(): Record<string, unknown>;
+  health(): BotHealth;
 }
 
 export interface BotOptions {
@@ -32,6 +51,13 @@ export function createBot(options: BotOptions): Bot {
   const client = new Client({
     intents: [GatewayIntentBits.Guilds, GatewayIntentBits.GuildMembers],
     rest: { api: config.apiUrl, retries: 1, timeout: 15_000 },
+    makeCache: Options.cacheWithLimits({
+      ...Options.DefaultMakeCacheSettings,
+      GuildMemberManager: { maxSize: MEMBER_CACHE_LIMIT, keepOverLimit: (member) => member.id === member.client.user.id },
+      UserManager: { maxSize: MEMBER_CACHE_LIMIT, keepOverLimit: (user) => user.id === user.client.user.id },
+      PresenceManager: 0,
+      VoiceStateManager: 0,
+    }),
   });
   let state: BotState = 'starting';
   let failure: string | undefined;
@@ -66,7 +92,12 @@ export function createBot(options: BotOptions): Bot {
   client.on(Events.GuildMemberAdd, (member) => {
     if (member.guild.id !== config.guildId) return;
     log.info({ discordId: member.id }, 'member joined the server');
-    options.onMemberJoin(member.id);
+    // The gateway must never be taken down by our own trouble (a database error): the sweep heals a missed join.
+    try {
+      options.onMemberJoin(member.id);
+    } catch (err) {
+      log.error({ discordId: member.id, error: (err as Error).message }, 'could not queue the roles of a member who joined; the next sweep will');
+    }
   });
 
   return {
@@ -83,13 +114,19 @@ export function createBot(options: BotOptions): Bot {
     },
     checkPermissions,
     roleName: (roleId) => report?.roleNames[roleId] ?? client.guilds.cache.get(config.guildId)?.roles.cache.get(roleId)?.name,
-    health: () => ({
-      status: state,
-      ...(failure ? { error: failure } : {}),
-      inGuild: report?.inGuild ?? null,
-      manageRoles: report?.manageRoles ?? null,
-      problems: report?.problems ?? [],
-      checkedAt: checkedAt ?? null,
-    }),
+    health() {
+      const token = api.tokenStatus();
+      return {
+        status: state,
+        ...(failure ? { error: failure } : {}),
+        token: token.status,
+        inGuild: report?.inGuild ?? null,
+        manageRoles: report?.manageRoles ?? null,
+        createInvite: report?.createInvite ?? null,
+        problems: [...(token.problem ? [token.problem] : []), ...(report?.problems ?? [])],
+        checkedAt: checkedAt ?? null,
+        cache: { members: client.guilds.cache.get(config.guildId)?.members.cache.size ?? 0, users: client.users.cache.size },
+      };
+    },
   };
 }

@@ -13,16 +13,19 @@ export const DiscordCode = {
 } as const;
 
 /**
- * Turns whatever the REST client threw into an ArbiterError a job can act on: 429 and 5xx and network trouble are
- * retried (429 after the time Discord asked for); permission and unknown-role problems are final and worded for
- * the admin who has to fix them.
+ * Turns whatever the REST client threw into an ArbiterError a job can act on: 5xx and network trouble are retried;
+ * a rate limit pauses the lane until Discord's reset (every Discord job would meet it); permission and unknown-role
+ * problems are final and worded for the admin who has to fix them. `refusal` words a 50013 for calls whose
+ * missing permission is not Manage Roles.
  */
-export function mapDiscordError(err: unknown, what: string): ArbiterError {
+export function mapDiscordError(err: unknown, what: string, refusal?: string): ArbiterError {
   if (err instanceof ArbiterError) return err;
   if (err instanceof RateLimitError) {
-    return new ArbiterError('discord_rate_limited', `Discord rate limit while ${what}; retrying in ${Math.ceil(err.retryAfter / 1000)} s`, {
+    const waitMs = Math.max(err.retryAfter, err.timeToReset, 250);
+    return new ArbiterError('discord_rate_limited', `Discord rate limit${err.global ? ' (global)' : ''} while ${what}; waiting ${Math.ceil(waitMs / 1000)} s`, {
       retryable: true,
-      retryAfterMs: Math.max(err.retryAfter, err.timeToReset, 250),
+      pauseLane: true,
+      retryAfterMs: waitMs,
       cause: err,
     });
   }
@@ -36,10 +39,7 @@ export function mapDiscordError(err: unknown, what: string): ArbiterError {
       case DiscordCode.MissingAccess:
         return new ArbiterError('discord_unknown_guild', `the bot is not in the server DISCORD_GUILD_ID (${what}); invite it first`, { cause: err });
       case DiscordCode.MissingPermissions:
-        return new ArbiterError('discord_missing_permissions', `Discord refused ${what}: the bot lacks Manage Roles or the role is not below the bot's highest role`, { cause: err });
-    }
-    if (err.status === 401) {
-      return new ArbiterError('discord_unavailable', `Discord rejected the bot token (${what}); check DISCORD_BOT_TOKEN`, { cause: err });
+        return new ArbiterError('discord_missing_permissions', `Discord refused ${what}: ${refusal ?? "the bot lacks Manage Roles or the role is not below the bot's highest role"}`, { cause: err });
     }
     if (err.status >= 500) {
       return new ArbiterError('discord_unavailable', `Discord answered ${err.status} while ${what}`, { retryable: true, cause: err });

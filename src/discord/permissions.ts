@@ -1,5 +1,6 @@
 /**
- * Can the bot do its job? Whether it is in the server, has Manage Roles, and sits above every managed role.
+ * Can the bot do its job? Whether it is in the server, has Manage Roles, sits above every managed role, and has
+ * Create Invite (Discord requires it to add a subscriber who is not in the server yet).
  * Pure: computed from the guild's roles and the bot's member, so the rules are tested without Discord.
  */
 export interface GuildRole {
@@ -13,6 +14,7 @@ export interface PermissionReport {
   ok: boolean;
   inGuild: boolean;
   manageRoles: boolean;
+  createInvite: boolean;
   botHighestRole: { id: string; name: string; position: number } | null;
   /** One plain sentence per problem, naming roles by name. */
   problems: string[];
@@ -20,6 +22,7 @@ export interface PermissionReport {
   roleNames: Record<string, string>;
 }
 
+const CREATE_INSTANT_INVITE = 1n << 0n;
 const MANAGE_ROLES = 1n << 28n;
 const ADMINISTRATOR = 1n << 3n;
 
@@ -34,6 +37,7 @@ export function permissionReport(
       ok: false,
       inGuild: false,
       manageRoles: false,
+      createInvite: false,
       botHighestRole: null,
       problems: ['The bot is not in the Discord server DISCORD_GUILD_ID. Invite it with the Manage Roles permission.'],
       roleNames: {},
@@ -43,9 +47,13 @@ export function permissionReport(
   const mine = [guildId, ...botRoleIds].map((id) => byId.get(id)).filter((r): r is GuildRole => r !== undefined);
   const permissions = mine.reduce((acc, r) => acc | BigInt(r.permissions), 0n);
   const manageRoles = (permissions & (MANAGE_ROLES | ADMINISTRATOR)) !== 0n;
+  const createInvite = (permissions & (CREATE_INSTANT_INVITE | ADMINISTRATOR)) !== 0n;
   const highest = mine.filter((r) => r.id !== guildId).sort((a, b) => b.position - a.position || a.id.localeCompare(b.id))[0];
   const problems: string[] = [];
   if (!manageRoles) problems.push('The bot lacks the Manage Roles permission. Give one of its roles Manage Roles in Server Settings > Roles.');
+  if (!createInvite) {
+    problems.push('The bot lacks the Create Invite permission, so subscribers who are not in the server yet cannot be added when they link. Give one of its roles Create Invite in Server Settings > Roles.');
+  }
   const roleNames: Record<string, string> = {};
   for (const id of [...managed].sort()) {
     const role = byId.get(id);
@@ -65,6 +73,7 @@ export function permissionReport(
     ok: problems.length === 0,
     inGuild: true,
     manageRoles,
+    createInvite,
     botHighestRole: highest ? { id: highest.id, name: highest.name, position: highest.position } : null,
     problems,
     roleNames,

@@ -23,9 +23,9 @@ test('the plan adds what is missing and removes only managed roles', () => {
   assert.deepEqual(planRoles(new Set(['1']), new Set(['1']), managed), { add: [], remove: [] });
 });
 
-test('permission report: Manage Roles, role positions and missing roles, named in words', () => {
+test('permission report: Manage Roles, Create Invite, role positions and missing roles, named in words', () => {
   const roles = [
-    { id: 'g', name: '@everyone', position: 0, permissions: '0' },
+    { id: 'g', name: '@everyone', position: 0, permissions: String(1n << 0n) },
     { id: 'bot', name: 'Arbiter', position: 5, permissions: String(1n << 28n) },
     { id: 'low', name: 'Bronze', position: 2, permissions: '0' },
     { id: 'high', name: 'Gold', position: 7, permissions: '0' },
@@ -42,6 +42,13 @@ test('permission report: Manage Roles, role positions and missing roles, named i
   const noPerm = permissionReport('g', roles.map((r) => (r.id === 'bot' ? { ...r, permissions: '0' } : r)), ['bot'], new Set(['low']));
   assert.equal(noPerm.manageRoles, false);
   assert.match(noPerm.problems[0]!, /Manage Roles/);
+  assert.equal(noPerm.problems.length, 1);
+
+  const noInvite = permissionReport('g', roles.map((r) => (r.id === 'g' ? { ...r, permissions: '0' } : r)), ['bot'], new Set(['low']));
+  assert.equal(noInvite.ok, false);
+  assert.equal(noInvite.createInvite, false);
+  assert.deepEqual(noInvite.problems.length, 1);
+  assert.match(noInvite.problems[0]!, /Create Invite/);
 
   const admin = permissionReport('g', roles.map((r) => (r.id === 'bot' ? { ...r, permissions: String(1n << 3n) } : r)), ['bot'], new Set(['low']));
   assert.equal(admin.ok, true);
