@@ -34,6 +34,7 @@ describe('Discord trouble', () => {
     w.discord.addFault({ method: 'PUT', path: rolePath, status: 401, body: { message: '401: Unauthorized', code: 0 }, times: 1 });
     const s = await linked();
     await until(() => w.discord.member(s.user.id)?.roles.includes(ROLE.awakened), 10_000, 'role after the 401');
+    await w.settle();
     const job = w.app.services.db.prepare(`SELECT status, attempts FROM jobs WHERE kind = 'reconcile' AND key = ? ORDER BY id DESC`).get(s.user.id) as { status: string; attempts: number };
     assert.deepEqual(job, { status: 'done', attempts: 1 });
     const rejected = w.app.services.audit.list({ action: 'discord.token_rejected' });
@@ -51,9 +52,13 @@ describe('Discord trouble', () => {
       await until(async () => (await health()).discord.token === 'rejected', 10_000, 'token reported as rejected');
       const body = await health();
       assert.ok(body.discord.problems.some((p) => /rejected the bot token/.test(p) && /DISCORD_BOT_TOKEN/.test(p)), JSON.stringify(body.discord));
-      const job = w.app.services.db.prepare(`SELECT status, attempts FROM jobs WHERE kind = 'reconcile' AND key = ?`).get(s.user.id) as { status: string; attempts: number };
-      assert.equal(job.status, 'pending');
+      // Between two tries the job waits as pending, with no attempt spent, however often it was tried.
+      const job = await until(() => {
+        const row = w.app.services.db.prepare(`SELECT status, attempts FROM jobs WHERE kind = 'reconcile' AND key = ?`).get(s.user.id) as { status: string; attempts: number };
+        return row.status === 'pending' && row;
+      }, 10_000, 'job waiting');
       assert.equal(job.attempts, 0);
+      assert.ok(w.discord.requests.filter((r) => r.status === 401).length >= 2);
       assert.equal(w.app.services.jobs.counts().dead, 0);
       w.discord.clearFaults();
       await until(() => w.discord.member(s.user.id)?.roles.includes(ROLE.awakened), 10_000, 'roles once the token works');
