@@ -40,9 +40,9 @@ export async function startServer(config: Config, overrides: ServiceOverrides = 
     discord.bot.start();
     const every = config.reconcileIntervalMinutes * 60_000;
     if (every > 0) {
-      // A sweep that keeps failing gives up when the next one is due.
+      // A sweep that keeps failing gives up when the next one is due; one waiting for Discord keeps its place.
       const requestSweep = (delayMs: number) =>
-        services.jobs.enqueue(SWEEP_JOB, SWEEP_KEY, {}, { runAt: new Date(services.clock.now().getTime() + delayMs), budgetMs: every });
+        services.jobs.enqueue(SWEEP_JOB, SWEEP_KEY, {}, { runAt: new Date(services.clock.now().getTime() + delayMs), budgetMs: every, keepPayload: true });
       // The first sweep heals whatever changed while Arbiter was down.
       requestSweep(Math.min(every, 60_000));
       sweepTimer = setInterval(() => requestSweep(0), every);

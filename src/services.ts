@@ -25,7 +25,7 @@ import { GHOST_SYNC_JOB, ghostSyncJob } from './ghost/sync.js';
 import { createGrantStore, type GrantStore } from './roles/grants.js';
 import { RECONCILE_JOB, SWEEP_JOB } from './roles/jobs.js';
 import { reconcile, type ReconcilePayload } from './roles/reconcile.js';
-import { sweep } from './roles/sweep.js';
+import { sweep, type SweepProgress } from './roles/sweep.js';
 
 export const VERSION = readFileSync(fileURLToPath(new URL('../VERSION', import.meta.url)), 'utf8').trim();
 
@@ -57,7 +57,8 @@ export interface ServiceOverrides {
   mailer?: Mailer;
   /** Worker retry timing; tests shorten it. */
   retry?: { baseDelayMs?: number; maxDelayMs?: number; pollMs?: number };
-  discord?: { maxInlineWaitMs?: number };
+  /** Discord pacing; tests shorten the inline wait and the member page to exercise the lane pause and paging. */
+  discord?: { maxInlineWaitMs?: number; memberPage?: number };
 }
 
 export function createServices(config: Config, overrides: ServiceOverrides = {}): Services {
@@ -100,9 +101,11 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
     kinds[RECONCILE_JOB] = { lane: 'discord', run: (payload) => reconcile(roleDeps, payload as ReconcilePayload) };
     kinds[SWEEP_JOB] = {
       lane: 'discord',
-      run: async () => {
-        await bot.checkPermissions();
-        await sweep({ ...roleDeps, jobs, db });
+      run: async (payload, _job, context) => {
+        const progress = payload as SweepProgress;
+        // A sweep resumed after a wait has checked the permissions already.
+        if (progress.after === undefined) await bot.checkPermissions();
+        await sweep({ ...roleDeps, jobs, db }, progress, context, overrides.discord?.memberPage);
       },
     };
     discord = { api, bot };

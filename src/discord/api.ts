@@ -25,7 +25,8 @@ export interface GuildMember {
 export interface DiscordApi {
   /** The member, or null when the user is not in the server. */
   getMember(userId: string): Promise<GuildMember | null>;
-  listMembers(): Promise<GuildMember[]>;
+  /** One page of the member list, by user ID ascending, after `after` (a user ID, or '0' for the start). */
+  listMembers(after: string, limit?: number): Promise<GuildMember[]>;
   addRole(userId: string, roleId: string, reason: string): Promise<void>;
   removeRole(userId: string, roleId: string, reason: string): Promise<void>;
   /** Adds the user with their OAuth access token (scope guilds.join); 'already' when they were a member. */
@@ -56,6 +57,8 @@ function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
 }
 
 export const DEFAULT_MAX_INLINE_WAIT_MS = 10_000;
+/** Discord's largest page of members. */
+export const MEMBER_PAGE = 1000;
 
 export function createDiscordApi(config: DiscordConfig, options: DiscordApiOptions): DiscordApi {
   const { log, audit, clock } = options;
@@ -116,16 +119,10 @@ export function createDiscordApi(config: DiscordConfig, options: DiscordApiOptio
           throw err;
         }
       }),
-    async listMembers() {
-      const members: GuildMember[] = [];
-      let after = '0';
-      for (;;) {
-        const query = new URLSearchParams({ limit: '1000', after });
-        const page = parse(z.array(Member), await call('listing members', () => rest.get(Routes.guildMembers(guild), { query })), 'the member list');
-        for (const m of page) members.push({ userId: m.user.id, roles: m.roles });
-        if (page.length < 1000) return members;
-        after = page[page.length - 1]!.user.id;
-      }
+    async listMembers(after, limit = MEMBER_PAGE) {
+      const query = new URLSearchParams({ limit: String(limit), after });
+      const page = parse(z.array(Member), await call('listing members', () => rest.get(Routes.guildMembers(guild), { query })), 'the member list');
+      return page.map((m) => ({ userId: m.user.id, roles: m.roles }));
     },
     addRole: (userId, roleId, reason) =>
       call(`adding role ${roleId} to ${userId}`, async () => void (await rest.put(Routes.guildMemberRole(guild, userId, roleId), { reason }))),

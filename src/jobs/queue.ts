@@ -25,6 +25,8 @@ export interface EnqueueOptions {
   runAt?: Date;
   /** How long failures are retried, from now. Default RETRY_BUDGET_MS. */
   budgetMs?: number;
+  /** Merged into a pending job, keep that job's payload (its saved progress) rather than replace it. */
+  keepPayload?: boolean;
 }
 
 export interface JobQueue {
@@ -70,7 +72,8 @@ export function createJobQueue(db: Db, clock: Clock): JobQueue {
   const upsert = db.prepare(`INSERT INTO jobs (kind, key, payload, status, run_at, give_up_at, created_at, updated_at)
     VALUES (@kind, @key, @payload, 'pending', @runAt, @giveUpAt, @now, @now)
     ON CONFLICT (kind, key) WHERE status = 'pending' DO UPDATE SET
-      payload = excluded.payload, run_at = MIN(run_at, excluded.run_at), give_up_at = excluded.give_up_at,
+      payload = CASE WHEN @keepPayload THEN payload ELSE excluded.payload END, run_at = MIN(run_at, excluded.run_at),
+      give_up_at = excluded.give_up_at,
       updated_at = excluded.updated_at`);
   const claimOne = db.prepare(`UPDATE jobs SET status = 'running', attempts = attempts + 1, updated_at = @now
     WHERE id = (
@@ -137,6 +140,7 @@ export function createJobQueue(db: Db, clock: Clock): JobQueue {
         payload: JSON.stringify(payload),
         runAt: (options.runAt ?? at).toISOString(),
         giveUpAt: new Date(at.getTime() + (options.budgetMs ?? RETRY_BUDGET_MS)).toISOString(),
+        keepPayload: options.keepPayload ? 1 : 0,
         now: at.toISOString(),
       });
       // Listeners run after the current transaction has finished (better-sqlite3 transactions are synchronous).

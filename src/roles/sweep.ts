@@ -1,13 +1,16 @@
 /**
- * The periodic sweep: every member who holds a managed role or should hold one is compared with the desired state,
- * and a reconcile is queued for each difference. When the sweep would remove more roles than SWEEP_MAX_REMOVALS it
- * changes nothing and reports instead: that many removals at once is more likely a mistake (a wrong roles.json, a
- * lost database) than a wave of cancellations.
+ * The periodic sweep: every member of the server, a page at a time, is compared with the desired state, and a
+ * reconcile is queued for each difference. Progress is checkpointed after each page, so a sweep that has to wait
+ * for Discord's rate limits resumes where it stopped instead of starting over; only the differences found so far
+ * are kept, never the member list. When the sweep would remove more roles than SWEEP_MAX_REMOVALS it changes
+ * nothing and reports instead: that many removals at once is more likely a mistake (a wrong roles.json, a lost
+ * database) than a wave of cancellations.
  */
 import type { AuditLog } from '../audit/log.js';
 import { managedRoles, type Config } from '../config.js';
-import type { DiscordApi } from '../discord/api.js';
+import { MEMBER_PAGE, type DiscordApi } from '../discord/api.js';
 import type { JobQueue } from '../jobs/queue.js';
+import type { JobContext } from '../jobs/worker.js';
 import type { Logger } from '../log.js';
 import type { SubscriptionStore } from '../subscriptions/store.js';
 import type { Db } from '../db/open.js';
@@ -27,27 +30,38 @@ export interface SweepDeps {
   db: Db;
 }
 
-export async function sweep(deps: SweepDeps): Promise<void> {
-  const managed = managedRoles(deps.config);
-  const members = await deps.api.listMembers();
-  const byId = new Map(members.map((m) => [m.userId, m.roles]));
-  const subjects = new Set([...deps.subscriptions.linkedDiscordIds(), ...deps.grants.subjects()]);
-  for (const m of members) if (m.roles.some((r) => managed.has(r))) subjects.add(m.userId);
+/** Where a sweep is: the last user ID read, how many members were read, and the differences found. */
+export interface SweepProgress {
+  after?: string;
+  checked?: number;
+  work?: { discordId: string; add: number; remove: number }[];
+}
 
-  const work: { discordId: string; add: number; remove: number }[] = [];
-  for (const discordId of subjects) {
-    const actual = byId.get(discordId);
-    if (!actual) continue;
-    const plan = planRoles(desiredFor(deps, discordId), new Set(actual), managed);
-    if (!isEmptyPlan(plan)) work.push({ discordId, add: plan.add.length, remove: plan.remove.length });
+export async function sweep(deps: SweepDeps, progress: SweepProgress, context: Pick<JobContext, 'checkpoint'>, pageSize = MEMBER_PAGE): Promise<void> {
+  const managed = managedRoles(deps.config);
+  let after = progress.after ?? '0';
+  let checked = progress.checked ?? 0;
+  const work = progress.work ?? [];
+  for (;;) {
+    const page = await deps.api.listMembers(after, pageSize);
+    for (const member of page) {
+      const desired = desiredFor(deps, member.userId);
+      if (desired.size === 0 && !member.roles.some((r) => managed.has(r))) continue;
+      checked++;
+      const plan = planRoles(desired, new Set(member.roles), managed);
+      if (!isEmptyPlan(plan)) work.push({ discordId: member.userId, add: plan.add.length, remove: plan.remove.length });
+    }
+    if (page.length < pageSize) break;
+    after = page[page.length - 1]!.userId;
+    context.checkpoint({ after, checked, work } satisfies SweepProgress);
   }
+
   const summary = {
-    checked: subjects.size,
+    checked,
     changes: work.length,
     additions: work.reduce((n, w) => n + w.add, 0),
     removals: work.reduce((n, w) => n + w.remove, 0),
   };
-
   if (summary.removals > deps.config.sweepMaxRemovals) {
     deps.audit.record({
       actor: 'system',

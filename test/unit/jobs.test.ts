@@ -88,6 +88,16 @@ test('an outage longer than many backoff steps does not kill a job: the budget i
   assert.ok(RETRY_BUDGET_MS >= 3 * 86_400_000);
 });
 
+test('keepPayload: a new request merged into a pending job keeps its saved progress', async (t) => {
+  const s = setup({});
+  t.after(s.close);
+  s.queue.enqueue('sweep', 'guild', { after: '123' });
+  s.queue.enqueue('sweep', 'guild', {}, { keepPayload: true });
+  assert.equal(s.db.prepare(`SELECT payload FROM jobs WHERE key = 'guild'`).pluck().get(), '{"after":"123"}');
+  s.queue.enqueue('sweep', 'guild', {});
+  assert.equal(s.db.prepare(`SELECT payload FROM jobs WHERE key = 'guild'`).pluck().get(), '{}');
+});
+
 test('a new enqueue merged into a pending job starts a fresh budget', async (t) => {
   const clock = testClock();
   const s = setup({}, { clock });
