@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { describe, it, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { constants as zlibConstants, inflateSync } from 'node:zlib';
-import { Client, DiscordAPIError, Events, GatewayIntentBits, type GuildMember } from 'discord.js';
+import { Client, DiscordAPIError, Events, GatewayIntentBits, REST, RESTEvents, Routes, type GuildMember } from 'discord.js';
 import { WebSocket, type RawData } from 'ws';
 import { startFakeDiscord, type FakeDiscord, type FakeDiscordOptions } from './discord.js';
 
@@ -83,6 +83,16 @@ function api(fake: FakeDiscord, method: string, path: string, body?: unknown, he
 
 async function json<T = Record<string, unknown>>(res: Response): Promise<T> {
   return (await res.json()) as T;
+}
+
+/** The REST client discord.js uses, unmodified, pointed at the stand-in. */
+function newRest(t: TestContext, fake: FakeDiscord): REST {
+  const rest = new REST({ api: fake.apiUrl, version: '10' }).setToken(BOT_TOKEN);
+  t.after(() => {
+    rest.clearHashSweeper();
+    rest.clearHandlerSweeper();
+  });
+  return rest;
 }
 
 describe('OAuth2', () => {
@@ -305,6 +315,51 @@ describe('bot REST', () => {
     assert.equal((await json(tooMany)).code, 50035);
   });
 
+  it('pages through every member in user id order (numeric, not text) with after', async (t) => {
+    const fake = await start(t);
+    const ids = ['900000000000000', '1400000000000000010', '1400000000000000009', '80000000000000000'];
+    for (const id of ids) {
+      fake.addUser({ id, username: `u${id}` });
+      fake.memberJoins(id);
+    }
+    const everyone = [...ids, fake.botUserId, fake.ownerId].sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1));
+    const seen: string[] = [];
+    let after = '0';
+    for (;;) {
+      const page = await json<{ user: { id: string } }[]>(await api(fake, 'GET', `/guilds/${GUILD_ID}/members?limit=2&after=${after}`));
+      seen.push(...page.map((m) => m.user.id));
+      if (page.length < 2) break;
+      after = page.at(-1)?.user.id ?? '';
+    }
+    assert.deepEqual(seen, everyone);
+    const past = await api(fake, 'GET', `/guilds/${GUILD_ID}/members?limit=1000&after=${everyone.at(-1)}`);
+    assert.deepEqual(await past.json(), []);
+  });
+
+  it('refuses bad limit and after values with Discord\'s form errors, every bad field at once', async (t) => {
+    const fake = await start(t);
+    const errorsFor = async (query: string): Promise<unknown> => {
+      const res = await api(fake, 'GET', `/guilds/${GUILD_ID}/members?${query}`);
+      assert.equal(res.status, 400, query);
+      const body = await json<{ message: string; code: number; errors: unknown }>(res);
+      assert.equal(body.message, 'Invalid Form Body');
+      assert.equal(body.code, 50035);
+      return body.errors;
+    };
+    const error = (code: string, message: string): unknown => ({ _errors: [{ code, message }] });
+    assert.deepEqual(await errorsFor('limit=abc&after=x'), {
+      limit: error('NUMBER_TYPE_COERCE', 'Value "abc" is not int.'),
+      after: error('NUMBER_TYPE_COERCE', 'Value "x" is not snowflake.'),
+    });
+    assert.deepEqual(await errorsFor('limit=2.5'), { limit: error('NUMBER_TYPE_COERCE', 'Value "2.5" is not int.') });
+    assert.deepEqual(await errorsFor('limit=0'), { limit: error('NUMBER_TYPE_MIN', 'int value should be greater than or equal to 1.') });
+    assert.deepEqual(await errorsFor('limit=1001'), { limit: error('NUMBER_TYPE_MAX', 'int value should be less than or equal to 1000.') });
+    assert.deepEqual(await errorsFor('after=9223372036854775808'), {
+      after: error('NUMBER_TYPE_MAX', 'snowflake value should be less than or equal to 9223372036854775807.'),
+    });
+    assert.equal((await api(fake, 'GET', `/guilds/${GUILD_ID}/members?limit=1000&after=9223372036854775807`)).status, 200);
+  });
+
   it('adds members with guilds.join: 201 with roles, then 204 leaving roles alone', async (t) => {
     const fake = await start(t);
     const token = await accessToken(fake, ALICE);
@@ -426,6 +481,25 @@ describe('faults', () => {
     assert.equal((await json(global)).global, true);
   });
 
+  it('answers a 401 exactly like Discord, byte for byte, after which discord.js sends nothing more', async (t) => {
+    const fake = await start(t);
+    fake.addFault({ status: 401, times: 1 });
+    const faulted = await api(fake, 'GET', '/users/@me');
+    assert.equal(faulted.status, 401);
+    assert.equal(faulted.headers.get('content-type'), 'application/json');
+    assert.equal(await faulted.text(), '{"message": "401: Unauthorized", "code": 0}');
+    const wrongToken = await api(fake, 'GET', '/users/@me', undefined, { Authorization: 'Bot wrong' });
+    assert.equal(await wrongToken.text(), '{"message": "401: Unauthorized", "code": 0}');
+
+    fake.addFault({ status: 401, times: 1 });
+    const rest = newRest(t, fake);
+    await assert.rejects(rest.get(Routes.user('@me')), (e: unknown) =>
+      e instanceof DiscordAPIError && e.status === 401 && e.code === 0 && e.message === '401: Unauthorized');
+    const sent = fake.requests.length;
+    await assert.rejects(rest.get(Routes.user('@me')), /Expected token to be set/);
+    assert.equal(fake.requests.length, sent, 'the client dropped its token');
+  });
+
   it('answers 5xx, custom bodies and delays, and can be cleared', async (t) => {
     const fake = await start(t);
     fake.addFault({ path: '/gateway/bot', status: 500 });
@@ -443,6 +517,190 @@ describe('faults', () => {
     fake.addFault({ status: 503, times: Infinity });
     fake.clearFaults();
     assert.equal((await api(fake, 'GET', '/users/@me')).status, 200);
+  });
+});
+
+describe('rate limits', () => {
+  const ROLES_ROUTE = 'GET /guilds/:guild/roles';
+  const OTHER_GUILD = '1200000000000000002';
+
+  function bucketOf(fake: FakeDiscord, route: string, holder = 'bot', major = GUILD_ID) {
+    return fake.rateLimitStats().buckets.find((b) => b.routes.includes(route) && b.holder === holder && b.major === major);
+  }
+
+  it('keeps one bucket per route and guild, with Discord\'s headers on every answer and a 429 past the limit', async (t) => {
+    const fake = await start(t, { rateLimits: { perRoute: 2, windowMs: 60_000 } });
+    const before = Date.now();
+    const first = await api(fake, 'GET', `/guilds/${GUILD_ID}/roles`);
+    const after = Date.now();
+    assert.equal(first.status, 200);
+    assert.equal(first.headers.get('x-ratelimit-limit'), '2');
+    assert.equal(first.headers.get('x-ratelimit-remaining'), '1');
+    const bucket = first.headers.get('x-ratelimit-bucket') ?? '';
+    assert.match(bucket, /^[0-9a-f]{32}$/);
+    const reset = first.headers.get('x-ratelimit-reset') ?? '';
+    assert.match(reset, /^\d{10}\.\d{3}$/, 'epoch seconds with milliseconds');
+    const resetAfter = first.headers.get('x-ratelimit-reset-after') ?? '';
+    assert.match(resetAfter, /^\d+\.\d{3}$/);
+    // The window opened when the request arrived: Reset - Reset-After is that moment.
+    const opened = Math.round(Number(reset) * 1000 - Number(resetAfter) * 1000);
+    assert.ok(opened >= before && opened <= after, `${opened} within [${before}, ${after}]`);
+    assert.ok(Number(resetAfter) > 0 && Number(resetAfter) <= 60);
+
+    const second = await api(fake, 'GET', `/guilds/${GUILD_ID}/roles`);
+    assert.equal(second.headers.get('x-ratelimit-remaining'), '0');
+    assert.equal(second.headers.get('x-ratelimit-reset'), reset, 'one window, one reset time');
+
+    const refused = await api(fake, 'GET', `/guilds/${GUILD_ID}/roles`);
+    assert.equal(refused.status, 429);
+    const body = await json<{ message: string; retry_after: number; global: boolean }>(refused);
+    assert.equal(body.message, 'You are being rate limited.');
+    assert.equal(body.global, false);
+    assert.ok(body.retry_after > 0 && body.retry_after <= 60);
+    assert.equal(refused.headers.get('retry-after'), String(Math.ceil(body.retry_after)), 'whole seconds, rounded up');
+    assert.equal(refused.headers.get('x-ratelimit-scope'), 'user');
+    assert.equal(refused.headers.get('x-ratelimit-global'), null);
+    assert.equal(refused.headers.get('x-ratelimit-limit'), '2');
+    assert.equal(refused.headers.get('x-ratelimit-remaining'), '0');
+    assert.equal(refused.headers.get('x-ratelimit-bucket'), bucket);
+    assert.equal(Number(refused.headers.get('x-ratelimit-reset-after')), body.retry_after);
+
+    // Another guild (major parameter): the same bucket hash, its own count.
+    const otherGuild = await api(fake, 'GET', `/guilds/${OTHER_GUILD}/roles`);
+    assert.equal(otherGuild.status, 404);
+    assert.equal(otherGuild.headers.get('x-ratelimit-bucket'), bucket);
+    assert.equal(otherGuild.headers.get('x-ratelimit-remaining'), '1');
+    // Another route: another bucket.
+    const guild = await api(fake, 'GET', `/guilds/${GUILD_ID}`);
+    assert.equal(guild.status, 200);
+    assert.notEqual(guild.headers.get('x-ratelimit-bucket'), bucket);
+    assert.equal(guild.headers.get('x-ratelimit-remaining'), '1');
+
+    assert.deepEqual(bucketOf(fake, ROLES_ROUTE), {
+      bucket, routes: [ROLES_ROUTE], major: GUILD_ID, holder: 'bot', requests: 3, refused: 1,
+    });
+    assert.equal(bucketOf(fake, ROLES_ROUTE, 'bot', OTHER_GUILD)?.requests, 1);
+    assert.deepEqual(fake.rateLimitStats().tooManyRequests, { user: 1, global: 0, shared: 0 });
+    assert.deepEqual(fake.requests.map((r) => r.status), [200, 200, 429, 404, 200]);
+  });
+
+  it('shares one bucket between routes configured with the same bucket name', async (t) => {
+    const shared = { limit: 3, bucket: 'member-roles' };
+    const fake = await start(t, {
+      rateLimits: {
+        windowMs: 60_000,
+        routes: {
+          'PUT /guilds/:guild/members/:user/roles/:role': shared,
+          'DELETE /guilds/:guild/members/:user/roles/:role': shared,
+        },
+      },
+    });
+    fake.memberJoins(ALICE);
+    const roleUrl = `/guilds/${GUILD_ID}/members/${ALICE}/roles/${ROLE_A}`;
+    const answers = [];
+    for (const method of ['PUT', 'DELETE', 'PUT', 'DELETE']) answers.push(await api(fake, method, roleUrl));
+    assert.deepEqual(answers.map((r) => r.status), [204, 204, 204, 429]);
+    assert.deepEqual(answers.map((r) => r.headers.get('x-ratelimit-remaining')), ['2', '1', '0', '0']);
+    assert.equal(new Set(answers.map((r) => r.headers.get('x-ratelimit-bucket'))).size, 1);
+    assert.deepEqual(fake.member(ALICE)?.roles, [ROLE_A], 'the refused DELETE changed nothing');
+    const member = await api(fake, 'GET', `/guilds/${GUILD_ID}/members/${ALICE}`);
+    assert.equal(member.headers.get('x-ratelimit-limit'), '1000', 'other routes keep the default');
+    assert.deepEqual(bucketOf(fake, 'PUT /guilds/:guild/members/:user/roles/:role')?.routes, [
+      'PUT /guilds/:guild/members/:user/roles/:role', 'DELETE /guilds/:guild/members/:user/roles/:role',
+    ]);
+  });
+
+  it('limits the bot globally across routes; OAuth bearer calls and the token endpoint are not counted', async (t) => {
+    const fake = await start(t, { rateLimits: { perRoute: 1, windowMs: 60_000, global: 2, globalWindowMs: 60_000 } });
+    const token = await accessToken(fake, ALICE);
+    const bearer = { Authorization: `Bearer ${token}` };
+
+    assert.equal((await api(fake, 'GET', '/users/@me')).status, 200);
+    assert.equal((await api(fake, 'GET', '/users/@me', undefined, bearer)).status, 200, 'a user has buckets of their own');
+    const userRefused = await api(fake, 'GET', '/users/@me', undefined, bearer);
+    assert.equal(userRefused.status, 429);
+    assert.equal(userRefused.headers.get('x-ratelimit-scope'), 'user');
+    assert.equal((await api(fake, 'GET', `/guilds/${GUILD_ID}`)).status, 200);
+
+    const refused = await api(fake, 'GET', `/guilds/${GUILD_ID}/roles`);
+    assert.equal(refused.status, 429);
+    assert.equal(refused.headers.get('x-ratelimit-global'), 'true');
+    assert.equal(refused.headers.get('x-ratelimit-scope'), 'global');
+    assert.equal(refused.headers.get('x-ratelimit-bucket'), null, 'a global 429 carries no route bucket');
+    const body = await json<{ message: string; retry_after: number; global: boolean }>(refused);
+    assert.equal(body.message, 'You are being rate limited.');
+    assert.equal(body.global, true);
+    assert.ok(body.retry_after > 0 && body.retry_after <= 60);
+    assert.equal(refused.headers.get('retry-after'), String(Math.ceil(body.retry_after)));
+    assert.equal(bucketOf(fake, ROLES_ROUTE), undefined, 'refused before reaching the route');
+
+    const stats = fake.rateLimitStats();
+    assert.deepEqual(stats.tooManyRequests, { user: 1, global: 1, shared: 0 });
+    assert.equal(stats.invalidRequests, 2);
+    assert.deepEqual(stats.global, { requests: 3, refused: 1 });
+    assert.equal(bucketOf(fake, 'GET /users/@me', `user:${ALICE}`, '')?.requests, 2);
+    assert.equal(bucketOf(fake, 'POST /oauth2/token', 'anonymous', '')?.requests, 1);
+  });
+
+  it('can be tightened mid-test: new limits start fresh windows, counters carry on', async (t) => {
+    const fake = await start(t);
+    for (let i = 0; i < 3; i++) assert.equal((await api(fake, 'GET', `/guilds/${GUILD_ID}/roles`)).headers.get('x-ratelimit-limit'), '1000');
+    fake.setRateLimits({ perRoute: 2, windowMs: 60_000 });
+    const statuses = [];
+    for (let i = 0; i < 3; i++) statuses.push((await api(fake, 'GET', `/guilds/${GUILD_ID}/roles`)).status);
+    assert.deepEqual(statuses, [200, 200, 429]);
+    fake.setRateLimits({ routes: { [ROLES_ROUTE]: { limit: 5 } } });
+    const loosened = await api(fake, 'GET', `/guilds/${GUILD_ID}/roles`);
+    assert.equal(loosened.headers.get('x-ratelimit-limit'), '5');
+    assert.equal(loosened.headers.get('x-ratelimit-remaining'), '4');
+    assert.equal((await api(fake, 'GET', `/guilds/${GUILD_ID}`)).headers.get('x-ratelimit-limit'), '2', 'earlier settings stay');
+    assert.equal(bucketOf(fake, ROLES_ROUTE)?.requests, 7);
+
+    assert.throws(() => fake.setRateLimits({ routes: { 'GET /nothing': { limit: 1 } } }), /unknown route "GET \/nothing"/);
+    assert.throws(() => fake.setRateLimits({ perRoute: 0 }), /perRoute/);
+    assert.throws(() => fake.setRateLimits({ windowMs: 1.5 }), /windowMs/);
+    assert.throws(() => fake.setRateLimits({
+      routes: { [ROLES_ROUTE]: { limit: 1, bucket: 'x' }, 'GET /guilds/:guild': { limit: 2, bucket: 'x' } },
+    }), /bucket "x"/);
+  });
+
+  it('lets the unmodified discord.js REST client pace itself from the headers: 20 requests, 5 per window, no 429', async (t) => {
+    const fake = await start(t, { rateLimits: { perRoute: 5, windowMs: 400 } });
+    const ids = Array.from({ length: 20 }, (_, i) => `14000000000000001${String(i).padStart(2, '0')}`);
+    for (const id of ids) {
+      fake.addUser({ id, username: `member${id}` });
+      fake.memberJoins(id);
+    }
+    const rest = newRest(t, fake);
+    let waits = 0;
+    rest.on(RESTEvents.RateLimited, () => waits++);
+    const members = await Promise.all(ids.map((id) => rest.get(Routes.guildMember(GUILD_ID, id)) as Promise<{ user: { id: string } }>));
+    assert.deepEqual(members.map((m) => m.user.id), ids);
+    const bucket = bucketOf(fake, 'GET /guilds/:guild/members/:user');
+    assert.equal(bucket?.requests, 20);
+    assert.equal(bucket?.refused, 0);
+    assert.deepEqual(fake.rateLimitStats().tooManyRequests, { user: 0, global: 0, shared: 0 });
+    // (3 waits normally; fewer only if a window ran out before its 5 requests arrived)
+    assert.ok(waits >= 1, 'the client waited for the bucket to reset instead of sending');
+  });
+
+  it('makes the discord.js REST client wait out a global 429, after which every request succeeds', async (t) => {
+    const fake = await start(t, { rateLimits: { global: 5 } });
+    const ids = Array.from({ length: 8 }, (_, i) => `14000000000000002${String(i).padStart(2, '0')}`);
+    for (const id of ids) {
+      fake.addUser({ id, username: `member${id}` });
+      fake.memberJoins(id);
+    }
+    const rest = newRest(t, fake);
+    const limited: { global: boolean; scope: string }[] = [];
+    rest.on(RESTEvents.RateLimited, (info) => limited.push({ global: info.global, scope: info.scope }));
+    const members = await Promise.all(ids.map((id) => rest.get(Routes.guildMember(GUILD_ID, id)) as Promise<{ user: { id: string } }>));
+    assert.deepEqual(members.map((m) => m.user.id), ids);
+    const stats = fake.rateLimitStats();
+    assert.ok(stats.tooManyRequests.global >= 1, 'the sixth request in the first second was refused');
+    assert.equal(stats.tooManyRequests.user, 0);
+    assert.equal(stats.global.requests, 8 + stats.global.refused);
+    assert.ok(limited.some((l) => l.global), 'the client saw the global limit');
   });
 });
 

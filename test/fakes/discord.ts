@@ -3,16 +3,23 @@
  * and a gateway WebSocket that the unmodified discord.js 14 client logs in to.
  *
  * Shapes, status codes and error bodies follow Discord's: `{ message, code }` JSON errors (with `errors` for
- * form errors), 201 vs 204 on guilds.join, 204 role changes, 10004/10007/10011/50001/50013/50025, rate-limit
- * headers on every API answer, `{ error }` bodies on the OAuth2 token endpoint, gateway close codes 4001-4013.
+ * form errors), 201 vs 204 on guilds.join, 204 role changes, 10004/10007/10011/50001/50013/50025, JSON written
+ * the way Discord writes it (`{"message": "...", "code": 0}`), `{ error }` bodies on the OAuth2 token endpoint,
+ * gateway close codes 4001-4013. Rate limits (discord-rate-limits.ts) put Discord's headers on every API answer
+ * and answer 429 like Discord: per route bucket and guild, and globally for the bot token.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { STATUS_CODES, createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { constants as zlibConstants, createDeflate, deflateSync, type Deflate } from 'node:zlib';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
+import {
+  RateLimiter, type Admission, type RateLimitBucketStats, type RateLimitOptions, type RateLimitScope,
+} from './discord-rate-limits.js';
 import type { RecordedRequest as HttpRequestRecord } from './recorded-request.js';
+
+export type { RateLimitBucketStats, RateLimitOptions, RateLimitScope, RouteRateLimit } from './discord-rate-limits.js';
 
 export interface FakeRole {
   id: string;
@@ -51,8 +58,21 @@ export interface FakeDiscordOptions {
   redirectUris?: string[];
   /** HELLO's heartbeat_interval. Default 41250 ms, like Discord. */
   heartbeatIntervalMs?: number;
-  /** Time for code/token expiry, joined_at, snowflakes and `at`. Default: the system clock. */
+  /** Time for code/token expiry, joined_at, snowflakes and `at`. Default: the system clock. Rate limits always
+   *  run on the real clock, because clients wait on it. */
   clock?: { now(): Date };
+  /** Discord's rate limits. Default: 1000 requests per route bucket per second and no global limit, which no
+   *  test reaches. */
+  rateLimits?: RateLimitOptions;
+}
+export interface RateLimitStats {
+  /** 429 answers so far, by their X-RateLimit-Scope (those of faults included). */
+  tooManyRequests: Record<RateLimitScope, number>;
+  /** Answers Discord counts towards its invalid request limit: 401, 403, and 429 unless its scope is shared. */
+  invalidRequests: number;
+  /** Requests counted against the bot's global limit, and how many of them it refused. */
+  global: { requests: number; refused: number };
+  buckets: RateLimitBucketStats[];
 }
 export interface RecordedRequest extends HttpRequestRecord {
   at: number;
@@ -108,6 +128,10 @@ export interface FakeDiscord {
   setBotPermissions(opts: { canManageRoles?: boolean; rolePosition?: number }): void;
   addFault(f: Fault): void;
   clearFaults(): void;
+  /** Changes the rate limits: the given settings replace the current ones (`routes` route by route), and every
+   *  window starts afresh. Counters carry on. Throws on a setting that is not valid. */
+  setRateLimits(limits: RateLimitOptions): void;
+  rateLimitStats(): RateLimitStats;
   /** Closes every gateway connection with `code` (default 4000, which clients resume after). With
    *  `invalidate`, the sessions are forgotten too, so a RESUME gets op 9 and the client identifies again. */
   disconnectGateway(opts?: { code?: number; invalidate?: boolean }): void;
@@ -133,8 +157,6 @@ const INTENT_GUILD_PRESENCES = 1 << 8;
 
 const CODE_TTL_MS = 10 * 60_000;
 const TOKEN_TTL_S = 604_800;
-const RATE_LIMIT = 1000; // per bucket and major parameter per window: generous, never reached by a test
-const RATE_WINDOW_MS = 1000;
 const BACKLOG = 1000; // dispatches kept per session for RESUME
 
 const KNOWN_SCOPES = new Set([
@@ -245,8 +267,28 @@ function randomAlnum(length: number): string {
   return out;
 }
 
+const MAX_SNOWFLAKE = (1n << 63n) - 1n;
+
 function isSnowflake(value: string): boolean {
-  return /^\d{1,20}$/.test(value) && BigInt(value) < 1n << 64n;
+  return snowflakeProblem(value) === undefined;
+}
+
+/** How Discord refuses a value that should be a snowflake, or undefined when it is one. */
+function snowflakeProblem(value: string): FieldError | undefined {
+  if (!/^\d+$/.test(value)) return { code: 'NUMBER_TYPE_COERCE', message: `Value "${value}" is not snowflake.` };
+  if (BigInt(value) > MAX_SNOWFLAKE) {
+    return { code: 'NUMBER_TYPE_MAX', message: `snowflake value should be less than or equal to ${MAX_SNOWFLAKE}.` };
+  }
+  return undefined;
+}
+
+/** How Discord refuses an integer query or form field outside [min, max], or undefined when it is fine. */
+function intProblem(text: string, min: number, max: number): FieldError | undefined {
+  if (!/^-?\d+$/.test(text)) return { code: 'NUMBER_TYPE_COERCE', message: `Value "${text}" is not int.` };
+  const value = Number(text);
+  if (value < min) return { code: 'NUMBER_TYPE_MIN', message: `int value should be greater than or equal to ${min}.` };
+  if (value > max) return { code: 'NUMBER_TYPE_MAX', message: `int value should be less than or equal to ${max}.` };
+  return undefined;
 }
 
 function compareIds(a: string, b: string): number {
@@ -278,9 +320,52 @@ function apiError(status: number, code: number, message: string, errors?: unknow
   return { status, body: errors === undefined ? { message, code } : { message, code, errors } };
 }
 
+interface FieldError {
+  code: string;
+  message: string;
+}
+
 function formError(field: string, code: string, message: string): ApiResult {
   return apiError(400, 50035, 'Invalid Form Body', { [field]: { _errors: [{ code, message }] } });
 }
+
+/** Discord's 400 naming every field that has a problem, all at once; undefined when none has one. */
+function formErrors(fields: Record<string, FieldError | undefined>): ApiResult | undefined {
+  const errors = Object.entries(fields).flatMap(([field, error]) => (error ? [[field, { _errors: [error] }]] : []));
+  return errors.length > 0 ? apiError(400, 50035, 'Invalid Form Body', Object.fromEntries(errors)) : undefined;
+}
+
+/** Discord's 429. Retry-After is whole seconds, rounded up, unless given; the body has the exact seconds. */
+function tooManyRequests(retryAfter: number, scope: RateLimitScope, headers: Record<string, string>,
+  retryAfterHeader = String(Math.ceil(retryAfter))): ApiResult {
+  const global = scope === 'global';
+  return {
+    status: 429,
+    body: {
+      message: scope === 'shared' ? 'The resource is being rate limited.' : 'You are being rate limited.',
+      retry_after: retryAfter,
+      global,
+    },
+    headers: {
+      ...headers, 'Retry-After': retryAfterHeader, 'X-RateLimit-Scope': scope,
+      ...(global ? { 'X-RateLimit-Global': 'true' } : {}),
+    },
+  };
+}
+
+/** JSON as Discord's API writes it: a space after every comma and colon. */
+function discordJson(value: unknown): string {
+  if (isRecord(value) && typeof value.toJSON === 'function') return discordJson(value.toJSON());
+  if (Array.isArray(value)) return `[${value.map((item: unknown) => discordJson(item ?? null)).join(', ')}]`;
+  if (isRecord(value)) {
+    const fields = Object.entries(value).filter(([, item]) => item !== undefined && typeof item !== 'function');
+    return `{${fields.map(([key, item]) => `${JSON.stringify(key)}: ${discordJson(item)}`).join(', ')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+/** The admission of a request outside the API, which no bucket counts. */
+const NO_BUCKET: Admission = { headers: {}, limit: undefined };
 
 const unauthorized = (): ApiResult => apiError(401, 0, '401: Unauthorized');
 const missingAccess = (): ApiResult => apiError(403, 50001, 'Missing Access');
@@ -336,7 +421,9 @@ class FakeDiscordServer implements FakeDiscord {
   private readonly authorized = new Map<string, Set<string>>(); // user -> scopes consented before
   private readonly pendingConsents = new Map<string, PendingConsent>();
   private readonly faults: ActiveFault[] = [];
-  private readonly buckets = new Map<string, { remaining: number; resetAt: number }>();
+  private readonly rateLimiter: RateLimiter;
+  private readonly tooManyRequests: Record<RateLimitScope, number> = { user: 0, global: 0, shared: 0 };
+  private invalidRequests = 0;
   private readonly sessions = new Map<string, Session>();
   private readonly connections = new Set<Connection>();
   private readonly timers = new Set<NodeJS.Timeout>();
@@ -406,6 +493,7 @@ class FakeDiscordServer implements FakeDiscord {
         handle: (c) => this.changeRole(c, 'remove'),
       },
     ];
+    this.rateLimiter = new RateLimiter(this.routes.map(routeKey), opts.rateLimits);
 
     this.server = createServer((req, res) => {
       this.handleHttp(req, res).catch((error: unknown) => {
@@ -501,6 +589,19 @@ class FakeDiscordServer implements FakeDiscord {
     this.faults.length = 0;
   }
 
+  setRateLimits(limits: RateLimitOptions): void {
+    this.rateLimiter.configure(limits);
+  }
+
+  rateLimitStats(): RateLimitStats {
+    return {
+      tooManyRequests: { ...this.tooManyRequests },
+      invalidRequests: this.invalidRequests,
+      global: this.rateLimiter.globalStats(),
+      buckets: this.rateLimiter.bucketStats(),
+    };
+  }
+
   disconnectGateway(opts: { code?: number; invalidate?: boolean } = {}): void {
     if (opts.invalidate) this.sessions.clear();
     for (const conn of this.connections) conn.ws.close(opts.code ?? 4000, 'Disconnected by the test');
@@ -538,7 +639,7 @@ class FakeDiscordServer implements FakeDiscord {
       return;
     }
     if (fault) {
-      this.writeResult(res, this.faultResult(fault));
+      this.writeResult(res, this.faultResult(fault, NO_BUCKET));
       return;
     }
     if (url.pathname === '/oauth2/authorize' && method === 'GET') {
@@ -550,6 +651,18 @@ class FakeDiscordServer implements FakeDiscord {
       return;
     }
     this.sendHtml(res, 404, htmlPage('Not Found', '<h1>404: Not Found</h1>'));
+  }
+
+  /** Counts the 429s by scope, and the answers Discord's invalid request limit counts. */
+  private countRateLimitAnswer(result: ApiResult): void {
+    if (result.status === 429) {
+      const header = Object.entries(result.headers ?? {}).find(([name]) => name.toLowerCase() === 'x-ratelimit-scope')?.[1];
+      const scope: RateLimitScope = header === 'global' || header === 'shared' ? header : 'user';
+      this.tooManyRequests[scope] += 1;
+      if (scope !== 'shared') this.invalidRequests += 1;
+    } else if (result.status === 401 || result.status === 403) {
+      this.invalidRequests += 1;
+    }
   }
 
   private sleep(ms: number): Promise<void> {
@@ -574,27 +687,24 @@ class FakeDiscordServer implements FakeDiscord {
     return active.fault;
   }
 
-  private faultResult(fault: Fault): ApiResult {
-    const headers: Record<string, string> = {};
-    let body = fault.body;
+  /** A fault's answer; `rate` is the admission of its request, whose bucket headers it keeps unless it is a 429. */
+  private faultResult(fault: Fault, rate: Admission): ApiResult {
     if (fault.status === 429) {
       const retryAfter = fault.retryAfter ?? 1;
-      const global = fault.global ?? false;
-      body ??= { message: 'You are being rate limited.', retry_after: retryAfter, global };
-      headers['Retry-After'] = String(retryAfter);
-      headers['X-RateLimit-Scope'] = global ? 'global' : 'user';
-      if (global) headers['X-RateLimit-Global'] = 'true';
-      headers['X-RateLimit-Limit'] = String(RATE_LIMIT);
-      headers['X-RateLimit-Remaining'] = '0';
-      headers['X-RateLimit-Reset'] = ((Date.now() + retryAfter * 1000) / 1000).toFixed(3);
-      headers['X-RateLimit-Reset-After'] = retryAfter.toFixed(3);
-    } else if (fault.status !== 204) {
-      body ??= defaultFaultBody(fault.status);
+      const answer = tooManyRequests(retryAfter, fault.global ? 'global' : 'user', {
+        ...(rate.limit === undefined ? {} : { 'X-RateLimit-Limit': String(rate.limit) }),
+        'X-RateLimit-Remaining': '0',
+        'X-RateLimit-Reset': ((Date.now() + retryAfter * 1000) / 1000).toFixed(3),
+        'X-RateLimit-Reset-After': retryAfter.toFixed(3),
+      }, String(retryAfter));
+      return { ...answer, body: fault.body ?? answer.body, headers: { ...answer.headers, ...fault.headers } };
     }
-    return { status: fault.status, body, headers: { ...headers, ...fault.headers } };
+    const body = fault.body ?? (fault.status === 204 ? undefined : defaultFaultBody(fault.status));
+    return { status: fault.status, body, headers: { ...rate.headers, ...fault.headers } };
   }
 
   private writeResult(res: ServerResponse, result: ApiResult): void {
+    this.countRateLimitAnswer(result);
     const headers: Record<string, string> = { ...result.headers };
     if (result.status === 204 || result.body === undefined) {
       res.writeHead(result.status, headers);
@@ -602,7 +712,7 @@ class FakeDiscordServer implements FakeDiscord {
       return;
     }
     const isText = typeof result.body === 'string';
-    const payload = isText ? (result.body as string) : JSON.stringify(result.body);
+    const payload = isText ? (result.body as string) : discordJson(result.body);
     headers['Content-Type'] ??= isText && payload.trimStart().startsWith('<') ? 'text/html' : 'application/json';
     res.writeHead(result.status, headers);
     res.end(payload);
@@ -621,59 +731,39 @@ class FakeDiscordServer implements FakeDiscord {
   private handleApi(req: IncomingMessage, method: string, path: string, query: URLSearchParams, body: string,
     fault: Fault | undefined): ApiResult {
     const segments = path.split('/').filter(Boolean);
-    let pathMatched = false;
-    for (const route of this.routes) {
+    const matches = this.routes.flatMap((route) => {
       const params = matchPattern(route.pattern, segments);
-      if (!params) continue;
-      pathMatched = true;
-      if (route.method !== method) continue;
-      const rate = this.rateLimit(method, route.pattern, params.guild ?? '');
-      if (fault) {
-        const answer = this.faultResult(fault);
-        // A fault's own rate-limit headers (429) replace the bucket's; other faults keep them, as Discord does.
-        return fault.status === 429 ? answer : { ...answer, headers: { ...rate.headers, ...answer.headers } };
-      }
-      if (rate.limited) return rate.limited;
-      const invalid = Object.entries(params).find(([name, value]) =>
-        !isSnowflake(value) && !(name === 'user' && value === '@me'));
-      const result = invalid
-        ? formError(`${invalid[0]}_id`, 'NUMBER_TYPE_COERCE', `Value "${invalid[1]}" is not snowflake.`)
-        : route.handle({ req, method, params, query, body });
-      return { ...result, headers: { ...rate.headers, ...result.headers } };
+      return params ? [{ route, params }] : [];
+    });
+    const match = matches.find(({ route }) => route.method === method);
+    const holder = this.rateHolder(req);
+    const rate = this.rateLimiter.admit({
+      holder,
+      global: holder === 'bot',
+      route: match && routeKey(match.route),
+      major: match?.params.guild ?? '',
+      refusable: fault === undefined,
+    }, Date.now());
+    if (fault) return this.faultResult(fault, rate);
+    if (rate.refused) {
+      const { scope, retryAfterMs } = rate.refused;
+      return tooManyRequests(retryAfterMs / 1000, scope, rate.headers);
     }
-    if (fault) return this.faultResult(fault);
-    return pathMatched ? apiError(405, 0, '405: Method Not Allowed') : apiError(404, 0, '404: Not Found');
+    if (!match) return matches.length > 0 ? apiError(405, 0, '405: Method Not Allowed') : apiError(404, 0, '404: Not Found');
+    const { route, params } = match;
+    const result = formErrors(Object.fromEntries(Object.entries(params).map(([name, value]) =>
+      [`${name}_id`, name === 'user' && value === '@me' ? undefined : snowflakeProblem(value)])))
+      ?? route.handle({ req, method, params, query, body });
+    return { ...result, headers: { ...rate.headers, ...result.headers } };
   }
 
-  private rateLimit(method: string, pattern: string, major: string):
-    { headers: Record<string, string>; limited?: ApiResult } {
-    const hash = createHash('sha256').update(`${method} ${pattern}`).digest('hex').slice(0, 32);
-    const key = `${hash}:${major}`;
-    const now = Date.now();
-    let bucket = this.buckets.get(key);
-    if (!bucket || now >= bucket.resetAt) {
-      bucket = { remaining: RATE_LIMIT, resetAt: now + RATE_WINDOW_MS };
-      this.buckets.set(key, bucket);
-    }
-    const exhausted = bucket.remaining === 0;
-    bucket.remaining = Math.max(0, bucket.remaining - 1);
-    const resetAfter = (bucket.resetAt - now) / 1000;
-    const headers = {
-      'X-RateLimit-Limit': String(RATE_LIMIT),
-      'X-RateLimit-Remaining': String(bucket.remaining),
-      'X-RateLimit-Reset': (bucket.resetAt / 1000).toFixed(3),
-      'X-RateLimit-Reset-After': resetAfter.toFixed(3),
-      'X-RateLimit-Bucket': hash,
-    };
-    if (!exhausted) return { headers };
-    return {
-      headers,
-      limited: {
-        status: 429,
-        body: { message: 'You are being rate limited.', retry_after: resetAfter, global: false },
-        headers: { ...headers, 'Retry-After': resetAfter.toFixed(3), 'X-RateLimit-Scope': 'user' },
-      },
-    };
+  /** Whose limits a request counts against: the bot, an OAuth user, or (anything else) the caller's IP. */
+  private rateHolder(req: IncomingMessage): string {
+    const authorization = req.headers.authorization;
+    if (authorization === `Bot ${this.opts.botToken}`) return 'bot';
+    const bearer = /^Bearer (.+)$/.exec(authorization ?? '')?.[1];
+    const grant = bearer === undefined ? undefined : this.tokens.get(bearer);
+    return grant && !grant.revoked ? `user:${grant.userId}` : 'anonymous';
   }
 
   // ---- OAuth2 ----
@@ -933,13 +1023,10 @@ class FakeDiscordServer implements FakeDiscord {
     const denied = this.guildDenied(ctx);
     if (denied) return denied;
     const limitText = ctx.query.get('limit') ?? '1';
-    const limit = Number(limitText);
-    if (!/^\d+$/.test(limitText) || limit < 1 || limit > 1000) {
-      return formError('limit', limit > 1000 ? 'NUMBER_TYPE_MAX' : 'NUMBER_TYPE_MIN',
-        limit > 1000 ? 'int value should be less than or equal to 1000.' : 'int value should be greater than or equal to 1.');
-    }
     const after = ctx.query.get('after') ?? '0';
-    if (!isSnowflake(after)) return formError('after', 'NUMBER_TYPE_COERCE', `Value "${after}" is not snowflake.`);
+    const refused = formErrors({ limit: intProblem(limitText, 1, 1000), after: snowflakeProblem(after) });
+    if (refused) return refused;
+    const limit = Number(limitText);
     const page = [...this.members.keys()]
       .filter((id) => compareIds(id, after) > 0)
       .sort(compareIds)
@@ -1444,6 +1531,10 @@ class FakeDiscordServer implements FakeDiscord {
       flags, communication_disabled_until, avatar_decoration_data, collectibles,
     }, INTENT_GUILD_MEMBERS, userId === this.botUserId);
   }
+}
+
+function routeKey(route: Route): string {
+  return `${route.method} ${route.pattern}`;
 }
 
 function matchPattern(pattern: string, segments: string[]): Record<string, string> | undefined {
