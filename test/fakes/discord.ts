@@ -125,6 +125,8 @@ export interface FakeDiscord {
   memberLeaves(userId: string): void;
   setMemberRoles(userId: string, roles: string[]): void;
   member(userId: string): { roles: string[]; joinedAt: string } | undefined;
+  /** Every member's user ID, the bot's and the owner's included. */
+  memberIds(): string[];
   setBotPermissions(opts: { canManageRoles?: boolean; rolePosition?: number }): void;
   addFault(f: Fault): void;
   clearFaults(): void;
@@ -565,6 +567,10 @@ class FakeDiscordServer implements FakeDiscord {
     if (this.applyRoles(userId, state, roles.filter((r) => r !== this.opts.guildId), 'hand', undefined)) {
       this.dispatchMemberUpdate(userId, state);
     }
+  }
+
+  memberIds(): string[] {
+    return [...this.members.keys()];
   }
 
   member(userId: string): { roles: string[]; joinedAt: string } | undefined {

@@ -7,6 +7,7 @@ import { startFakeDiscord, type FakeDiscord, type FakeDiscordOptions } from '../
 import { startFakeGhost, type FakeGhost } from '../fakes/ghost.js';
 import type { RunningServer } from '../../src/server.js';
 import type { Logger } from '../../src/log.js';
+import type { ServiceOverrides } from '../../src/services.js';
 import { tempDir, testConfig, WEBHOOK_SECRET, type TempDir } from './config.js';
 import { startTestServer, until } from './server.js';
 import { linkIn, startSmtp, type TestSmtp } from './smtp.js';
@@ -45,6 +46,7 @@ export interface WorldOptions {
   discord?: Partial<FakeDiscordOptions>;
   ghostCustomFields?: string[];
   log?: Logger;
+  overrides?: ServiceOverrides;
 }
 
 export async function startWorld(options: WorldOptions = {}): Promise<World> {
@@ -83,7 +85,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
     },
     WORLD_TIERS,
   );
-  const app = await startTestServer(config, options.log ? { log: options.log } : {});
+  const app = await startTestServer(config, { ...options.overrides, ...(options.log ? { log: options.log } : {}) });
   const world: World = {
     dir,
     discord,
