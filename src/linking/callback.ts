@@ -30,9 +30,12 @@ export function callbackHandler(services: Services) {
   const { tokens, audit, commits, config, clock, log } = services;
   return async (req: Request, res: Response): Promise<void> => {
     const pending = req.session.link;
-    // The state is single-use whatever happens next.
-    delete req.session.link;
-    await saveSession(req);
+    // The state is single-use whatever happens next. Without one there is nothing to forget, and saving would
+    // store an empty session for whoever sent the request.
+    if (pending) {
+      delete req.session.link;
+      await saveSession(req);
+    }
     const query = CallbackQuery.safeParse(req.query);
     const q = query.success ? query.data : {};
     const subscriptionId = pending ? tokens.checkHash(pending.tokenHash).row?.subscription_id ?? null : null;

@@ -1,5 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import type { RunningServer } from '../../src/server.js';
 import { tempDir, testConfig, UNREACHABLE_DISCORD, WEBHOOK_SECRET, type TempDir } from '../support/config.js';
 import { startTestServer } from '../support/server.js';
@@ -78,6 +80,25 @@ describe('link pages and the new-link form', () => {
     const html = await browser.post(`${app.url}/link/new`, { email: '"><script>@x.com', _csrf: csrf });
     assert.equal(html.status, 400);
     assert.doesNotMatch(await html.text(), /<script>/);
+  });
+
+  test('a callback without a session is refused without creating one', async () => {
+    const sessions = () => {
+      const db = new Database(join(app.services.config.dataDir, 'sessions.db'), { readonly: true, fileMustExist: true });
+      try {
+        return db.prepare('SELECT COUNT(*) FROM sessions').pluck().get() as number;
+      } finally {
+        db.close();
+      }
+    };
+    const before = sessions();
+    for (const query of ['', '?state=forged&code=forged', '?error=access_denied&state=forged']) {
+      const res = await new Browser().get(`${app.url}/auth/callback${query}`);
+      assert.equal(res.status, 400);
+      assert.match(await res.text(), /could not be verified/);
+      assert.equal(res.headers.getSetCookie().length, 0);
+    }
+    assert.equal(sessions(), before);
   });
 
   test('asking for mail is rate limited per address', async () => {
