@@ -117,4 +117,13 @@ export const migrations: Migration[] = [
       CREATE INDEX role_grants_user ON role_grants (discord_id) WHERE revoked_at IS NULL;
     `,
   },
+  {
+    version: 4,
+    name: 'why a link token was revoked',
+    sql: `
+      -- 'replaced': a newer link was issued; 'inactive': the subscription stopped being active. NULL on rows revoked
+      -- before this column existed, which were all replaced.
+      ALTER TABLE link_tokens ADD COLUMN revoked_reason TEXT CHECK (revoked_reason IN ('replaced', 'inactive'));
+    `,
+  },
 ];

@@ -11,7 +11,7 @@ import type { Services } from '../services.js';
 import { renderPage } from '../views.js';
 import { callbackHandler, callbackUrl } from './callback.js';
 import { LINK_EMAIL_JOB, formatExpiry } from './link-email.js';
-import { linkedPage, linkProblemPage, messagePage } from './pages.js';
+import { linkedPage, linkProblemPage, messagePage, notActivePage } from './pages.js';
 
 const EmailForm = z.object({ email: z.email().max(254), _csrf: z.string() });
 
@@ -52,15 +52,18 @@ export function linkRoutes(services: Services): Router {
 
   router.get('/link/:token', limiter, async (req, res) => {
     const result = tokens.check(String(req.params.token));
+    const subscription = result.row && subscriptions.get(result.row.subscription_id);
     if (result.status !== 'valid') {
       // Unknown tokens are not audited: anyone can make them up, and they name no subscription.
       if (result.row) audit.record({ actor: 'subscriber', action: `link.${result.status}`, subscriptionId: result.row.subscription_id });
-      res.status(result.status === 'unknown' ? 404 : 410).type('html').send(linkProblemPage(result.status));
+      // Whatever revoked it, a link of a subscription that is not active is best explained by that.
+      const revoked = result.status === 'revoked' || result.status === 'inactive';
+      if (revoked && subscription && subscription.status !== 'active') res.status(409).type('html').send(notActivePage(subscription));
+      else res.status(result.status === 'unknown' ? 404 : 410).type('html').send(linkProblemPage(result.status));
       return;
     }
-    const subscription = subscriptions.get(result.row!.subscription_id)!;
-    if (subscription.status !== 'active') {
-      res.status(409).type('html').send(messagePage('This subscription is not active', `Your ${subscription.tier} subscription is ${subscription.status}. Once it is active again, you will get a new link.`));
+    if (subscription!.status !== 'active') {
+      res.status(409).type('html').send(notActivePage(subscription!));
       return;
     }
     if (!config.discord) {
