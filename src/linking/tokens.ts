@@ -45,6 +45,10 @@ export interface LinkTokens {
   markUsed(row: TokenRow, discordId: string): void;
   /** Check and spend in one transaction; returns the check made before spending. */
   spend(token: string, discordId: string): TokenCheck;
+  /** The newest token of the subscription that still works, if any. */
+  newestValid(subscriptionId: string): TokenRow | undefined;
+  /** How many tokens were issued after `since` for the subscriptions that have this email now. */
+  issuedToEmailSince(email: string, since: Date): number;
   /** Revokes the subscription's unused tokens; ones already revoked keep their first reason. */
   revokeAll(subscriptionId: string, reason: RevokeReason): void;
 }
@@ -53,6 +57,10 @@ export function createLinkTokens(db: Db, clock: Clock, ttlHours: number): LinkTo
   const insert = db.prepare(`INSERT INTO link_tokens (token_hash, subscription_id, created_at, expires_at) VALUES (?, ?, ?, ?)`);
   const revoke = db.prepare(`UPDATE link_tokens SET revoked_at = ?, revoked_reason = ? WHERE subscription_id = ? AND used_at IS NULL AND revoked_at IS NULL`);
   const byHash = db.prepare('SELECT * FROM link_tokens WHERE token_hash = ?');
+  const newestValid = db.prepare(`SELECT * FROM link_tokens WHERE subscription_id = ? AND used_at IS NULL AND revoked_at IS NULL
+    AND expires_at > ? ORDER BY id DESC LIMIT 1`);
+  const issuedToEmail = db.prepare(`SELECT COUNT(*) FROM link_tokens WHERE created_at > ?
+    AND subscription_id IN (SELECT subscription_id FROM subscriptions WHERE email = ? COLLATE NOCASE)`).pluck();
   const use = db.prepare('UPDATE link_tokens SET used_at = ?, used_by = ? WHERE id = ? AND used_at IS NULL AND revoked_at IS NULL');
 
   const check = (token: string): TokenCheck => (TOKEN_FORMAT.test(token) ? checkHash(hashToken(token)) : { status: 'unknown' });
@@ -84,6 +92,8 @@ export function createLinkTokens(db: Db, clock: Clock, ttlHours: number): LinkTo
       if (result.status === 'valid') markUsed(result.row!, discordId);
       return result;
     }),
+    newestValid: (subscriptionId) => newestValid.get(subscriptionId, clock.now().toISOString()) as TokenRow | undefined,
+    issuedToEmailSince: (email, since) => issuedToEmail.get(since.toISOString(), email) as number,
     revokeAll: (subscriptionId, reason) => void revoke.run(clock.now().toISOString(), reason, subscriptionId),
   };
 }
