@@ -19,6 +19,7 @@ import { createLogger, type Logger } from './log.js';
 import { createSubscriptionStore, type SubscriptionStore } from './subscriptions/store.js';
 import { createWebhookEventStore, type WebhookEventStore } from './webhooks/store.js';
 import { createDiscordApi, type DiscordApi } from './discord/api.js';
+import type { OAuthStatus } from './discord/oauth.js';
 import { createBot, type Bot } from './discord/bot.js';
 import { createGhostClient } from './ghost/client.js';
 import { GHOST_SYNC_JOB, ghostSyncJob } from './ghost/sync.js';
@@ -42,6 +43,8 @@ export interface Services {
   /** Null when Discord is not configured (development only). */
   discord: { api: DiscordApi; bot: Bot } | null;
   webhookEvents: WebhookEventStore;
+  /** The last OAuth configuration problem Discord reported, for /health. */
+  oauth: OAuthStatus;
   commits: CommitQueue;
   mailer: Mailer;
   worker: Worker;
@@ -127,6 +130,7 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
     grants,
     discord,
     webhookEvents: createWebhookEventStore(db),
+    oauth: { lastConfigProblem: null },
     commits: createCommitQueue(db),
     mailer,
     worker,

@@ -118,6 +118,15 @@ export const migrations: Migration[] = [
     `,
   },
   {
+    version: 4,
+    name: 'why a link token was revoked',
+    sql: `
+      -- 'replaced': a newer link was issued; 'inactive': the subscription stopped being active. NULL on rows revoked
+      -- before this column existed, which were all replaced.
+      ALTER TABLE link_tokens ADD COLUMN revoked_reason TEXT CHECK (revoked_reason IN ('replaced', 'inactive'));
+    `,
+  },
+  {
     version: 5,
     name: 'jobs retry for a time budget, not a count; runs cut short by a crash are counted',
     sql: `

@@ -29,32 +29,71 @@ export function authorizeUrl(config: DiscordConfig, redirectUri: string, state: 
   return `${config.authorizeUrl}?${params}`;
 }
 
+/**
+ * The last time Discord refused this server's own OAuth credentials, in words and when: a configuration problem an
+ * admin must fix, kept where /health can show it. Null while there has been none since the start.
+ */
+export interface OAuthStatus {
+  lastConfigProblem: { message: string; at: string } | null;
+}
+
+/** The token endpoint's errors that mean our client ID or secret is wrong, not that the subscriber did anything. */
+const CLIENT_ERRORS = new Set(['invalid_client', 'unauthorized_client']);
+/** A 429 asking for no longer than this is waited out once within the request; a longer one is answered "busy". */
+const MAX_INLINE_WAIT_MS = 2_000;
+
 function request(url: string, init: RequestInit, what: string) {
   return fetchJson(url, init, { code: 'discord_unavailable', message: `Discord could not be reached while ${what}` });
 }
 
-/** Exchanges an authorization code; a used, expired or foreign code is `oauth_failed`. */
+/**
+ * Exchanges an authorization code. Errors: a used, expired or foreign code is `oauth_failed` with
+ * `details.error` "invalid_grant" (other refusals carry their own error name); credentials Discord rejects are
+ * `config_invalid`; a 429 that lasts is `discord_rate_limited`; 5xx and no answer are `discord_unavailable`.
+ */
 export async function exchangeCode(config: DiscordConfig, code: string, redirectUri: string, scopes: readonly string[]): Promise<string> {
-  const { status, body } = await request(
-    `${config.apiUrl}/v10/oauth2/token`,
-    {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-      body: new URLSearchParams({
-        grant_type: 'authorization_code',
-        code,
-        redirect_uri: redirectUri,
-        client_id: config.clientId,
-        client_secret: config.clientSecret,
-      }),
-    },
-    'signing you in',
-  );
+  const exchange = () =>
+    request(
+      `${config.apiUrl}/v10/oauth2/token`,
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+        body: new URLSearchParams({
+          grant_type: 'authorization_code',
+          code,
+          redirect_uri: redirectUri,
+          client_id: config.clientId,
+          client_secret: config.clientSecret,
+        }),
+      },
+      'signing you in',
+    );
+  let { status, body } = await exchange();
+  if (status === 429) {
+    // A rate-limited request was not processed, so the code is still unspent and may be sent again.
+    const waitMs = retryAfterMs(body);
+    if (waitMs <= MAX_INLINE_WAIT_MS) {
+      await new Promise((resolve) => setTimeout(resolve, waitMs));
+      ({ status, body } = await exchange());
+    }
+    if (status === 429) {
+      const retryAfter = retryAfterMs(body);
+      throw new ArbiterError('discord_rate_limited', 'Discord rate-limited the sign-in (429 from the token endpoint)', {
+        status: 503,
+        retryable: true,
+        retryAfterMs: Number.isFinite(retryAfter) ? retryAfter : undefined,
+      });
+    }
+  }
   if (status >= 500) throw new ArbiterError('discord_unavailable', `Discord answered ${status} while signing you in`, { status: 502, retryable: true });
   const parsed = TokenAnswer.safeParse(body);
   if (status !== 200 || !parsed.success) {
-    const error = (body as { error?: unknown } | undefined)?.error;
-    throw new ArbiterError('oauth_failed', `Discord did not accept the sign-in (${typeof error === 'string' ? error : status})`, { status: 400 });
+    const answered = (body as { error?: unknown } | undefined)?.error;
+    const error = typeof answered === 'string' ? answered : String(status);
+    if (CLIENT_ERRORS.has(error)) {
+      throw new ArbiterError('config_invalid', `Discord rejected DISCORD_CLIENT_ID/DISCORD_CLIENT_SECRET (${error}): check them against the application in the Discord developer portal`, { status: 503 });
+    }
+    throw new ArbiterError('oauth_failed', `Discord did not accept the sign-in (${error})`, { status: 400, details: { error } });
   }
   const granted = new Set(parsed.data.scope.split(' '));
   const missing = scopes.filter((s) => !granted.has(s));
@@ -62,6 +101,12 @@ export async function exchangeCode(config: DiscordConfig, code: string, redirect
     throw new ArbiterError('oauth_failed', `Discord did not grant ${missing.join(', ')}`, { status: 400 });
   }
   return parsed.data.access_token;
+}
+
+/** Discord's retry_after (seconds) as milliseconds; Infinity when the answer does not say. */
+function retryAfterMs(body: unknown): number {
+  const seconds = (body as { retry_after?: unknown } | undefined)?.retry_after;
+  return typeof seconds === 'number' && Number.isFinite(seconds) && seconds >= 0 ? Math.ceil(seconds * 1000) : Infinity;
 }
 
 export async function fetchUser(config: DiscordConfig, accessToken: string): Promise<DiscordUser> {

@@ -4,13 +4,15 @@
  */
 import GhostAdminAPI from '@tryghost/admin-api';
 import type { GhostConfig } from '../config.js';
-import { ArbiterError } from '../errors.js';
+import { ArbiterError, isArbiterError } from '../errors.js';
 import { fetchJson } from '../net/fetch-json.js';
 
 export type GhostMember = GhostAdminAPI.Member;
 
 export interface GhostClient {
   findMemberByEmail(email: string): Promise<GhostMember | undefined>;
+  /** The member as Ghost has it now; undefined once it no longer exists. */
+  readMember(id: string): Promise<GhostMember | undefined>;
   editMember(id: string, changes: GhostAdminAPI.MemberInput): Promise<GhostMember>;
 }
 
@@ -39,7 +41,7 @@ async function makeRequest(request: { url: string; method: string; data?: unknow
   if (status >= 500 || status === 429 || status === 408) {
     throw new ArbiterError('ghost_unavailable', `Ghost answered ${status}: ${detail}`, { retryable: true });
   }
-  throw new ArbiterError('ghost_rejected', `Ghost refused the request (${status}): ${detail}`);
+  throw new ArbiterError('ghost_rejected', `Ghost refused the request (${status}): ${detail}`, { details: { status } });
 }
 
 export function createGhostClient(config: GhostConfig): GhostClient {
@@ -50,6 +52,14 @@ export function createGhostClient(config: GhostConfig): GhostClient {
       const filter = `email:'${email.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
       const found = await api.members.browse({ filter, limit: 1 });
       return found[0];
+    },
+    async readMember(id) {
+      try {
+        return await api.members.read({ id });
+      } catch (err) {
+        if (isArbiterError(err) && (err.details as { status?: number } | undefined)?.status === 404) return undefined;
+        throw err;
+      }
     },
     editMember: (id, changes) => api.members.edit({ ...changes, id }),
   };

@@ -25,17 +25,20 @@ export function ghostSyncJob(deps: GhostSyncDeps) {
     const subscription = deps.subscriptions.get(subscriptionId);
     if (!subscription?.discord_id) return;
     const { email, discord_id: discordId } = subscription;
-    const member = await deps.ghost.findMemberByEmail(email);
-    if (!member) {
-      deps.audit.record({ actor: 'system', action: 'ghost.member_not_found', email, discordId, subscriptionId });
-      return;
-    }
+    const notFound = () => deps.audit.record({ actor: 'system', action: 'ghost.member_not_found', email, discordId, subscriptionId });
+    const found = await deps.ghost.findMemberByEmail(email);
+    if (!found) return notFound();
     if (deps.config.field === 'custom') {
-      const saved = await deps.ghost.editMember(member.id, { custom_fields: { discord_id: discordId } });
+      const saved = await deps.ghost.editMember(found.id, { custom_fields: { discord_id: discordId } });
       if (saved.custom_fields?.discord_id !== discordId) {
         throw new ArbiterError('ghost_rejected', 'Ghost did not keep the custom field discord_id: enable member custom fields in Ghost, or set CMS_DISCORD_FIELD=note');
       }
     } else {
+      // The note and the labels are replaced whole, so they are computed from a copy read right before the edit.
+      // Ghost checks updated_at for collisions on posts only, not on members, so this narrows the window in which
+      // a change made in Ghost meanwhile would be lost; the API offers no way to close it.
+      const member = await deps.ghost.readMember(found.id);
+      if (!member) return notFound();
       const note = noteWithDiscordId(member.note, discordId);
       const labels = member.labels.map((l) => l.name);
       const hasLabel = labels.some((l) => l.toLowerCase() === GHOST_LABEL);
@@ -45,6 +48,6 @@ export function ghostSyncJob(deps: GhostSyncDeps) {
       }
       await deps.ghost.editMember(member.id, { note, labels: hasLabel ? labels : [...labels, GHOST_LABEL] });
     }
-    deps.audit.record({ actor: 'system', action: 'ghost.updated', email, discordId, subscriptionId, details: { member: member.id, field: deps.config.field } });
+    deps.audit.record({ actor: 'system', action: 'ghost.updated', email, discordId, subscriptionId, details: { member: found.id, field: deps.config.field } });
   };
 }

@@ -20,13 +20,23 @@ function fromBodyParser(err: { type?: string; status?: number }): ArbiterError |
   }
 }
 
+/**
+ * The router could not percent-decode a path parameter (Express 5 throws a URIError with status 400 for every
+ * route): the address is garbled, and only the client can fix it. Its message quotes the raw parameter, so it is
+ * replaced rather than logged.
+ */
+function fromRouter(err: unknown): ArbiterError | undefined {
+  if (!(err instanceof URIError) || (err as { status?: number }).status !== 400) return undefined;
+  return new ArbiterError('bad_request', 'This address is not valid: part of it could not be read. If you copied it from an email, copy the whole link again.', { status: 400 });
+}
+
 export const notFound: RequestHandler = () => {
   throw new ArbiterError('not_found', 'There is nothing at this address.', { status: 404 });
 };
 
 export function errorHandler(log: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
-    const known = isArbiterError(err) ? err : fromBodyParser(err as { type?: string });
+    const known = isArbiterError(err) ? err : (fromBodyParser(err as { type?: string }) ?? fromRouter(err));
     const error = known ?? new ArbiterError('internal', 'Something went wrong on our side. Please try again later.');
     if (!known) log.error({ err, method: req.method }, 'unhandled error');
     if (res.headersSent) return;

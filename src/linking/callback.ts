@@ -30,15 +30,18 @@ export function callbackHandler(services: Services) {
   const { tokens, audit, commits, config, clock, log } = services;
   return async (req: Request, res: Response): Promise<void> => {
     const pending = req.session.link;
-    // The state is single-use whatever happens next.
-    delete req.session.link;
-    await saveSession(req);
+    // The state is single-use whatever happens next. Without one there is nothing to forget, and saving would
+    // store an empty session for whoever sent the request.
+    if (pending) {
+      delete req.session.link;
+      await saveSession(req);
+    }
     const query = CallbackQuery.safeParse(req.query);
     const q = query.success ? query.data : {};
     const subscriptionId = pending ? tokens.checkHash(pending.tokenHash).row?.subscription_id ?? null : null;
-    const refuse = (action: string, title: string, message: string, details: Record<string, unknown> = {}) => {
+    const refuse = (action: string, title: string, message: string, details: Record<string, unknown> = {}, status = 400) => {
       audit.record({ actor: 'subscriber', action, subscriptionId, details });
-      res.status(400).type('html').send(renderPage('link-retry', title, { message }));
+      res.status(status).type('html').send(renderPage('link-retry', title, { message }));
     };
 
     const stateAge = pending ? clock.now().getTime() - pending.issuedAt : Infinity;
@@ -60,8 +63,27 @@ export function callbackHandler(services: Services) {
     try {
       accessToken = await exchangeCode(discordConfig, q.code, callbackUrl(config), SUBSCRIBER_SCOPES);
     } catch (err) {
-      if (isArbiterError(err) && err.code === 'oauth_failed') {
-        refuse('link.code_rejected', 'This sign-in could not be completed', 'Discord did not accept the sign-in; it may have been used already. Open the link from your email again.', { error: err.message });
+      if (!isArbiterError(err)) throw err;
+      if (err.code === 'config_invalid') {
+        // Our own credentials: nothing the subscriber can fix, and what an admin must see.
+        log.error(err.message);
+        services.oauth.lastConfigProblem = { message: err.message, at: clock.now().toISOString() };
+        refuse('link.discord_misconfigured', 'Discord sign-in is not working on our side', 'Discord refused the sign-in settings of this server. This is a problem on our side, not with your account: nothing was changed and your link still works. Please try again later.', {}, 503);
+        return;
+      }
+      if (err.code === 'discord_rate_limited') {
+        log.warn(err.message);
+        res.setHeader('retry-after', '60');
+        refuse('link.discord_busy', 'Discord is busy', 'Discord is busy, try again in a minute: open the link from your email again. Nothing was changed and your link still works.', {}, 503);
+        return;
+      }
+      if (err.code === 'oauth_failed') {
+        const error = (err.details as { error?: string } | undefined)?.error;
+        const message = error === 'invalid_grant'
+          ? 'Discord did not accept the sign-in; it may have been used already or taken too long. Open the link from your email again.'
+          : 'Discord did not accept the sign-in. Open the link from your email again.';
+        if (error !== 'invalid_grant') log.warn({ error }, 'Discord refused a sign-in code exchange');
+        refuse('link.code_rejected', 'This sign-in could not be completed', message, { error: err.message });
         return;
       }
       throw err;

@@ -1,5 +1,6 @@
 /** The pages of the link flow, rendered from views/pages. */
 import type { Services } from '../services.js';
+import type { Subscription } from '../subscriptions/store.js';
 import { html, renderPage } from '../views.js';
 import type { TokenStatus } from './tokens.js';
 
@@ -12,11 +13,20 @@ const PROBLEM_PAGES: Record<Exclude<TokenStatus, 'valid'>, { title: string; mess
   expired: { title: 'This link has expired', message: 'Links work for a limited time. Ask for a new one below.' },
   used: { title: 'This link was already used', message: 'Each link works once. If your Discord account is not connected yet, ask for a new link below.' },
   revoked: { title: 'This link was replaced', message: 'A newer link was sent to you; only the newest one works. Use it, or ask for a new one below.' },
+  inactive: { title: 'This link stopped working', message: 'It stopped working when your subscription was suspended or cancelled. If a newer link reached you since, use that one; otherwise ask for a new one below.' },
   unknown: { title: 'This link is not valid', message: 'Check that you copied the whole address from the email, or ask for a new link below.' },
 };
 
 export function messagePage(title: string, message: string): string {
   return renderPage('message', title, { message });
+}
+
+/** For a link whose subscription is suspended or cancelled. */
+export function notActivePage(subscription: Pick<Subscription, 'tier' | 'status'>): string {
+  return messagePage(
+    'This subscription is not active',
+    `Your ${subscription.tier} subscription is ${subscription.status}, so this link no longer works. When it is active again, your roles come back, and a new link is emailed to you if your Discord account is not connected yet.`,
+  );
 }
 
 export function linkedPage(services: Services, done: LinkedSession): string {

@@ -10,8 +10,9 @@ import { saveSession } from '../http/session.js';
 import type { Services } from '../services.js';
 import { renderPage } from '../views.js';
 import { callbackHandler, callbackUrl } from './callback.js';
-import { LINK_EMAIL_JOB, formatExpiry } from './link-email.js';
-import { linkedPage, linkProblemPage, messagePage } from './pages.js';
+import { formatExpiry } from './link-email.js';
+import { linkedPage, linkProblemPage, messagePage, notActivePage } from './pages.js';
+import { requestLink } from './request-link.js';
 
 const EmailForm = z.object({ email: z.email().max(254), _csrf: z.string() });
 
@@ -19,7 +20,7 @@ export function linkRoutes(services: Services): Router {
   // Pages are cheap to serve; asking for mail is not, and is what an abuser would repeat.
   const limiter = limit(60_000, 120);
   const mailLimiter = limit(15 * 60_000, 10);
-  const { tokens, subscriptions, jobs, audit, commits, config, clock } = services;
+  const { tokens, subscriptions, audit, commits, config, clock, log } = services;
   const router = Router();
 
   router.get('/link/new', limiter, (req, res) => {
@@ -32,12 +33,9 @@ export function linkRoutes(services: Services): Router {
       throw new ArbiterError('bad_request', 'Please enter the email address your subscription uses.', { status: 400 });
     }
     const email = form.data.email.toLowerCase();
-    // The answer is the same whether or not the address is known, so the form tells nobody who subscribes.
-    await commits.run(() => {
-      const active = subscriptions.byEmail(email).filter((s) => s.status === 'active');
-      for (const s of active) jobs.enqueue(LINK_EMAIL_JOB, s.subscription_id, { subscriptionId: s.subscription_id });
-      audit.record({ actor: 'subscriber', action: 'link.requested', email, details: { subscriptions: active.length } });
-    });
+    // The answer is the same whether the address is known, mailed or refused: the form tells nobody anything.
+    const outcome = await commits.run(() => requestLink(services, email));
+    if (outcome.refused > 0) log.info(outcome, 'new link not sent: one was sent recently to this subscription or address');
     res.type('html').send(renderPage('link-requested', 'Check your email', { email }));
   });
 
@@ -52,15 +50,18 @@ export function linkRoutes(services: Services): Router {
 
   router.get('/link/:token', limiter, async (req, res) => {
     const result = tokens.check(String(req.params.token));
+    const subscription = result.row && subscriptions.get(result.row.subscription_id);
     if (result.status !== 'valid') {
       // Unknown tokens are not audited: anyone can make them up, and they name no subscription.
       if (result.row) audit.record({ actor: 'subscriber', action: `link.${result.status}`, subscriptionId: result.row.subscription_id });
-      res.status(result.status === 'unknown' ? 404 : 410).type('html').send(linkProblemPage(result.status));
+      // Whatever revoked it, a link of a subscription that is not active is best explained by that.
+      const revoked = result.status === 'revoked' || result.status === 'inactive';
+      if (revoked && subscription && subscription.status !== 'active') res.status(409).type('html').send(notActivePage(subscription));
+      else res.status(result.status === 'unknown' ? 404 : 410).type('html').send(linkProblemPage(result.status));
       return;
     }
-    const subscription = subscriptions.get(result.row!.subscription_id)!;
-    if (subscription.status !== 'active') {
-      res.status(409).type('html').send(messagePage('This subscription is not active', `Your ${subscription.tier} subscription is ${subscription.status}. Once it is active again, you will get a new link.`));
+    if (subscription!.status !== 'active') {
+      res.status(409).type('html').send(notActivePage(subscription!));
       return;
     }
     if (!config.discord) {

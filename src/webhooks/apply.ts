@@ -79,6 +79,6 @@ export function applyEvent(deps: ApplyDeps, event: BillingEvent, eventAt: string
     const needsLink = event.event === 'subscription.created' || event.event === 'subscription.resumed' || before?.status !== 'active';
     if (needsLink) deps.jobs.enqueue(LINK_EMAIL_JOB, event.subscription_id, { subscriptionId: event.subscription_id });
   }
-  if (status !== 'active') deps.tokens.revokeAll(event.subscription_id);
+  if (status !== 'active') deps.tokens.revokeAll(event.subscription_id, 'inactive');
   return 'applied';
 }

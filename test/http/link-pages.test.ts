@@ -1,5 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import type { RunningServer } from '../../src/server.js';
 import { tempDir, testConfig, UNREACHABLE_DISCORD, WEBHOOK_SECRET, type TempDir } from '../support/config.js';
 import { startTestServer } from '../support/server.js';
@@ -67,6 +69,8 @@ describe('link pages and the new-link form', () => {
   test('known and unknown addresses get the same answer; only the known one gets mail; input is escaped', async () => {
     const browser = new Browser();
     const csrf = await form(browser);
+    // The link the webhook mailed is older than the resend interval.
+    app.services.db.prepare(`UPDATE link_tokens SET created_at = ? WHERE subscription_id = 'sub_known'`).run(new Date(Date.now() - 3_600_000).toISOString());
     const before = linkJobs();
     const unknown = await browser.post(`${app.url}/link/new`, { email: 'nobody@example.com', _csrf: csrf });
     const known = await browser.post(`${app.url}/link/new`, { email: 'known@example.com', _csrf: csrf });
@@ -80,7 +84,26 @@ describe('link pages and the new-link form', () => {
     assert.doesNotMatch(await html.text(), /<script>/);
   });
 
-  test('asking for mail is rate limited per address', async () => {
+  test('a callback without a session is refused without creating one', async () => {
+    const sessions = () => {
+      const db = new Database(join(app.services.config.dataDir, 'sessions.db'), { readonly: true, fileMustExist: true });
+      try {
+        return db.prepare('SELECT COUNT(*) FROM sessions').pluck().get() as number;
+      } finally {
+        db.close();
+      }
+    };
+    const before = sessions();
+    for (const query of ['', '?state=forged&code=forged', '?error=access_denied&state=forged']) {
+      const res = await new Browser().get(`${app.url}/auth/callback${query}`);
+      assert.equal(res.status, 400);
+      assert.match(await res.text(), /could not be verified/);
+      assert.equal(res.headers.getSetCookie().length, 0);
+    }
+    assert.equal(sessions(), before);
+  });
+
+  test('asking for mail is rate limited per client IP address', async () => {
     const browser = new Browser();
     const csrf = await form(browser);
     let last = 0;

@@ -88,3 +88,18 @@ test('only the hash is stored: the raw token is nowhere in the database files', 
     assert.equal(bytes.includes(Buffer.from(hashToken(token))), true, 'hash not found');
   }
 });
+
+test('a token revoked because its subscription stopped says so; one replaced by a newer link says that', (t) => {
+  const s = setup();
+  t.after(s.close);
+  const replaced = s.tokens.issue('sub_a').token;
+  const current = s.tokens.issue('sub_a').token;
+  s.tokens.revokeAll('sub_a', 'inactive');
+  assert.equal(s.tokens.check(replaced).status, 'revoked');
+  assert.equal(s.tokens.check(current).status, 'inactive');
+  assert.equal(s.tokens.check(current).row?.revoked_reason, 'inactive');
+  assert.equal(s.tokens.check(replaced).row?.revoked_reason, 'replaced');
+  // Revoking again keeps the first reason.
+  s.tokens.revokeAll('sub_a', 'replaced');
+  assert.equal(s.tokens.check(current).status, 'inactive');
+});
