@@ -160,9 +160,29 @@ export interface LoadOptions {
   envFile?: boolean;
 }
 
-/** Reads a webhook secret the way Standard Webhooks does: `whsec_` + base64 is decoded, anything else is raw bytes. */
+/**
+ * Reads a webhook secret the way Standard Webhooks does: `whsec_` + base64 is decoded, anything else is raw bytes.
+ * The base64 must be exact (Node's decoder silently skips what it cannot read, which would shorten the key);
+ * what is wrong is said in words that never contain the secret.
+ */
+export function readWebhookSecret(secret: string): { key: Buffer } | { problem: string } {
+  let key = Buffer.from(secret, 'utf8');
+  if (secret.startsWith('whsec_')) {
+    const encoded = secret.slice('whsec_'.length);
+    key = Buffer.from(encoded, 'base64');
+    // Exact base64 is the only text that encodes back to itself.
+    if (key.toString('base64') !== encoded) {
+      return { problem: 'after "whsec_" must come standard base64: A-Z a-z 0-9 + / only, padded with = to a multiple of 4 characters' };
+    }
+  }
+  if (key.length < 16) return { problem: 'must be at least 16 bytes (after base64 decoding for whsec_ secrets)' };
+  return { key };
+}
+
 export function webhookKey(secret: string): Buffer {
-  return secret.startsWith('whsec_') ? Buffer.from(secret.slice('whsec_'.length), 'base64') : Buffer.from(secret, 'utf8');
+  const read = readWebhookSecret(secret);
+  if ('problem' in read) throw new ArbiterError('config_invalid', `WEBHOOK_SECRET: ${read.problem}`);
+  return read.key;
 }
 
 function readEnvFile(path: string): Record<string, string> {
@@ -209,10 +229,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
 
   let webhookSecrets: Buffer[] = [];
   if (e.WEBHOOK_SECRET) {
-    webhookSecrets = e.WEBHOOK_SECRET.split(/\s+/).filter(Boolean).map(webhookKey);
-    if (webhookSecrets.some((key) => key.length < 16)) {
-      problem('WEBHOOK_SECRET', 'each secret must be at least 16 bytes (after base64 decoding for whsec_ secrets)');
-    }
+    const secrets = e.WEBHOOK_SECRET.split(/\s+/).filter(Boolean);
+    secrets.forEach((secret, i) => {
+      const read = readWebhookSecret(secret);
+      if ('key' in read) webhookSecrets.push(read.key);
+      else problem('WEBHOOK_SECRET', `${secrets.length > 1 ? `secret ${i + 1} of ${secrets.length} ` : ''}${read.problem}`);
+    });
   } else {
     missing('WEBHOOK_SECRET', 'webhooks cannot be verified without it', 'the development secret "dev-webhook-secret-change-me"');
     webhookSecrets = [webhookKey('dev-webhook-secret-change-me')];
