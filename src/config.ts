@@ -107,7 +107,8 @@ const snowflakeList = z
 const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => ['true', '1', 'yes'].includes(v));
 
 const EnvSchema = z.object({
-  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  // Unset means production: development defaults (a published webhook secret) only when asked for by name.
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('production'),
   PORT: int(0, 65535).default(3500),
   HOST: z.string().min(1).default('127.0.0.1'),
   APP_URL: httpUrl.optional(),
@@ -216,7 +217,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
     }
   }
   const e = values as z.infer<typeof EnvSchema>;
-  const production = (e.NODE_ENV ?? merged.NODE_ENV) === 'production';
+  // An invalid NODE_ENV is reported above; meanwhile everything production needs is checked too.
+  const production = e.NODE_ENV !== 'development' && e.NODE_ENV !== 'test';
   const warnings: string[] = [];
   const missing = (variable: string, why: string, fallback?: string) => {
     if (invalid.has(variable)) return;
