@@ -144,6 +144,23 @@ const EnvSchema = z.object({
   SWEEP_MAX_REMOVALS: int(0, 100000).default(25),
 });
 
+const DEV_WEBHOOK_SECRET = 'dev-webhook-secret-change-me';
+/**
+ * Values that mean "not filled in": the placeholders of .env.example and the development webhook secret. Refused
+ * in production. A test reads .env.example so that this list and the file agree.
+ */
+export const PLACEHOLDERS: Readonly<Record<string, readonly string[]>> = {
+  WEBHOOK_SECRET: ['whsec_REPLACE_WITH_openssl_rand_-base64_32', DEV_WEBHOOK_SECRET],
+  APP_URL: ['https://arbiter.example.com'],
+  SMTP_HOST: ['smtp.example.com'],
+  EMAIL_FROM: ['Arbiter <arbiter@example.com>'],
+};
+
+function placeholder(variable: string, value: string | undefined): string | undefined {
+  if (value === undefined || !PLACEHOLDERS[variable]?.includes(value)) return undefined;
+  return value === DEV_WEBHOOK_SECRET ? 'is the development secret, which is published' : 'is the placeholder from .env.example';
+}
+
 const TIER_NAME = /^[a-z0-9][a-z0-9_.-]{0,63}$/;
 const RolesSchema = z.strictObject({
   tiers: z
@@ -201,8 +218,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
   }
 
   const problems: string[] = [];
-  const problem = (variable: string, message: string) =>
-    problems.push(`${variable}: ${message}${EXAMPLES[variable] ? ` (example: ${EXAMPLES[variable]})` : ''}`);
+  const problem = (variable: string, message: string, withExample = true) =>
+    problems.push(`${variable}: ${message}${withExample && EXAMPLES[variable] ? ` (example: ${EXAMPLES[variable]})` : ''}`);
 
   // Each variable is checked on its own so that one run lists every problem.
   const values: Record<string, unknown> = {};
@@ -226,6 +243,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
     else warnings.push(`${variable} is not set: ${why}${fallback ? `; using ${fallback}` : ''}. This is not safe for production.`);
   };
 
+  if (production) {
+    for (const variable of Object.keys(PLACEHOLDERS)) {
+      // Webhook secrets are checked one by one below.
+      const why = variable === 'WEBHOOK_SECRET' ? undefined : placeholder(variable, merged[variable]);
+      // The example would be the same placeholder.
+      if (why) problem(variable, `${why}: set your own value`, false);
+    }
+  }
+
   const appUrl = e.APP_URL ?? `http://localhost:${e.PORT ?? 3500}`;
   if (!e.APP_URL) missing('APP_URL', 'the public address used in emails and OAuth redirects', appUrl);
 
@@ -233,13 +259,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
   if (e.WEBHOOK_SECRET) {
     const secrets = e.WEBHOOK_SECRET.split(/\s+/).filter(Boolean);
     secrets.forEach((secret, i) => {
+      const which = secrets.length > 1 ? `secret ${i + 1} of ${secrets.length} ` : '';
+      const refused = production ? placeholder('WEBHOOK_SECRET', secret) : undefined;
       const read = readWebhookSecret(secret);
-      if ('key' in read) webhookSecrets.push(read.key);
-      else problem('WEBHOOK_SECRET', `${secrets.length > 1 ? `secret ${i + 1} of ${secrets.length} ` : ''}${read.problem}`);
+      if (refused) problem('WEBHOOK_SECRET', `${which}${refused}: generate your own`);
+      else if ('problem' in read) problem('WEBHOOK_SECRET', `${which}${read.problem}`);
+      else webhookSecrets.push(read.key);
     });
   } else {
-    missing('WEBHOOK_SECRET', 'webhooks cannot be verified without it', 'the development secret "dev-webhook-secret-change-me"');
-    webhookSecrets = [webhookKey('dev-webhook-secret-change-me')];
+    missing('WEBHOOK_SECRET', 'webhooks cannot be verified without it', `the development secret "${DEV_WEBHOOK_SECRET}"`);
+    webhookSecrets = [webhookKey(DEV_WEBHOOK_SECRET)];
   }
 
   let sessionSecret = e.SESSION_SECRET;

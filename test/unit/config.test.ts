@@ -1,9 +1,32 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import type { Config } from '../../src/config.js';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseEnv } from 'node:util';
+import { loadConfig, PLACEHOLDERS, type Config } from '../../src/config.js';
 import { isArbiterError } from '../../src/errors.js';
-import { tempDir, testConfig, WEBHOOK_SECRET } from '../support/config.js';
+import { tempDir, testConfig, TIERS, UNREACHABLE_DISCORD, WEBHOOK_SECRET } from '../support/config.js';
+
+const ENV_EXAMPLE = fileURLToPath(new URL('../../.env.example', import.meta.url));
+
+/** A complete production environment: every required setting present and real-looking. */
+function productionEnv(dir: string): Record<string, string> {
+  const rolesFile = join(dir, 'roles.json');
+  writeFileSync(rolesFile, JSON.stringify({ tiers: TIERS }));
+  return {
+    NODE_ENV: 'production',
+    APP_URL: 'https://arbiter.test',
+    DATA_DIR: join(dir, 'data'),
+    ROLES_FILE: rolesFile,
+    WEBHOOK_SECRET,
+    SESSION_SECRET: 'production-session-secret-0123456789abcdef',
+    SMTP_HOST: '127.0.0.1',
+    EMAIL_FROM: 'Arbiter <arbiter@arbiter.test>',
+    ...UNREACHABLE_DISCORD,
+  };
+}
 
 /** The configuration problems loadConfig refuses to start with. */
 function problemsOf(load: () => Config): string[] {
@@ -42,4 +65,45 @@ test('a whsec_ secret must be strict base64 of at least 16 bytes; the problem ne
   }
   const second = problemsOf(() => testConfig(dir.path, { WEBHOOK_SECRET: `${good} ${bad[0]}` }))[0]!;
   assert.match(second, /secret 2 /);
+});
+
+test('.env.example as it stands cannot start production: each placeholder is refused by name', (t) => {
+  const dir = tempDir();
+  t.after(dir.remove);
+  const example = parseEnv(readFileSync(ENV_EXAMPLE, 'utf8')) as Record<string, string>;
+  // The list of refused placeholders and the file must not drift apart: every value in the file that is meant
+  // to be replaced is on the list, and every placeholder on the list is the one the file shows.
+  const meantToBeReplaced = /REPLACE|example\.(com|org|net)/;
+  for (const [variable, value] of Object.entries(example)) {
+    if (meantToBeReplaced.test(value)) assert.ok(PLACEHOLDERS[variable]?.includes(value), `${variable}=${value} is not refused`);
+  }
+  for (const [variable, values] of Object.entries(PLACEHOLDERS)) {
+    if (example[variable]) assert.ok(values.includes(example[variable]), `.env.example shows another ${variable} than the refused one`);
+  }
+  const refused = Object.keys(example).filter((v) => PLACEHOLDERS[v]?.includes(example[v]!));
+  assert.ok(refused.includes('WEBHOOK_SECRET'), 'the example webhook secret is refused');
+
+  writeFileSync(join(dir.path, '.env'), readFileSync(ENV_EXAMPLE));
+  const env = productionEnv(dir.path);
+  const onlyOutside = { ROLES_FILE: env.ROLES_FILE!, DATA_DIR: env.DATA_DIR! };
+  const problems = problemsOf(() => loadConfig(onlyOutside, { cwd: dir.path }));
+  for (const variable of refused) {
+    assert.ok(problems.some((p) => p.startsWith(`${variable}: is the placeholder from .env.example`)), `${variable} is not refused:\n${problems.join('\n')}`);
+  }
+});
+
+test('production refuses placeholders and the development webhook secret, alone or among several', (t) => {
+  const dir = tempDir();
+  t.after(dir.remove);
+  const env = productionEnv(dir.path);
+  assert.equal(loadConfig(env, { envFile: false }).env, 'production');
+  for (const secret of [...PLACEHOLDERS.WEBHOOK_SECRET!, 'dev-webhook-secret-change-me']) {
+    for (const value of [secret, `${WEBHOOK_SECRET} ${secret}`]) {
+      const problems = problemsOf(() => loadConfig({ ...env, WEBHOOK_SECRET: value }, { envFile: false }));
+      assert.equal(problems.length, 1, problems.join('\n'));
+      assert.match(problems[0]!, /^WEBHOOK_SECRET: (secret 2 of 2 )?is (the placeholder from \.env\.example|the development secret)/);
+    }
+  }
+  // Outside production the development secret is what `npm run dev` uses.
+  assert.equal(testConfig(dir.path, { NODE_ENV: 'development', WEBHOOK_SECRET: 'dev-webhook-secret-change-me' }).webhookSecrets.length, 1);
 });
