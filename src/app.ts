@@ -19,7 +19,7 @@ export function createApp(services: Services, options: AppOptions): Express {
   const { config, log } = services;
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', config.trustProxy === 'false' ? false : config.trustProxy === 'true' ? true : config.trustProxy);
+  app.set('trust proxy', config.trustProxy);
   app.use(securityHeaders({ https: config.secureCookies }));
   app.use(accessLog(log));
   app.use('/static', express.static(join(VIEWS_DIR, 'static'), { index: false, maxAge: '1h' }));

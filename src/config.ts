@@ -4,6 +4,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { parseEnv } from 'node:util';
 import { z } from 'zod';
@@ -35,6 +36,9 @@ export interface GhostConfig {
   field: 'note' | 'custom';
 }
 
+/** Express's `trust proxy`: all or nothing, a number of hops, or the proxies' addresses, ranges and names. */
+export type TrustProxy = boolean | number | string[];
+
 export interface Config {
   env: 'development' | 'production' | 'test';
   port: number;
@@ -53,7 +57,7 @@ export interface Config {
   rolesFile: string;
   tiers: Record<string, string[]>;
   linkTtlHours: number;
-  trustProxy: string;
+  trustProxy: TrustProxy;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   minAccountAgeDays: number;
   reconcileIntervalMinutes: number;
@@ -84,6 +88,7 @@ const EXAMPLES: Record<string, string> = {
   SESSION_SECRET: 'SESSION_SECRET=<at least 32 random characters: openssl rand -hex 32>',
   LINK_TTL_HOURS: 'LINK_TTL_HOURS=24',
   LOG_LEVEL: 'LOG_LEVEL=info',
+  TRUST_PROXY: 'TRUST_PROXY=loopback',
   MIN_ACCOUNT_AGE_DAYS: 'MIN_ACCOUNT_AGE_DAYS=7',
   RECONCILE_INTERVAL_MINUTES: 'RECONCILE_INTERVAL_MINUTES=60',
   SWEEP_MAX_REMOVALS: 'SWEEP_MAX_REMOVALS=25',
@@ -104,6 +109,30 @@ const snowflakeList = z
   .superRefine((ids, ctx) => {
     for (const id of ids) if (!SNOWFLAKE.test(id)) ctx.addIssue({ code: 'custom', message: `"${id}" is not a Discord ID (17 to 20 digits)` });
   });
+const PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+/** A name Express knows, an IP address, or a CIDR range (address/prefix length). */
+function proxyEntryValid(entry: string): boolean {
+  if (PROXY_NAMES.has(entry)) return true;
+  const [address = '', bits, ...rest] = entry.split('/');
+  const version = isIP(address);
+  if (version === 0 || rest.length > 0) return false;
+  return bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= (version === 4 ? 32 : 128));
+}
+const trustProxy = z.string().transform((value, ctx): TrustProxy => {
+  if (value === 'true') return true;
+  if (value === 'false') return false;
+  if (/^\d+$/.test(value)) return Number(value);
+  const entries = value.split(',').map((entry) => entry.trim()).filter(Boolean);
+  const wrong = entries.filter((entry) => !proxyEntryValid(entry));
+  if (entries.length === 0 || wrong.length > 0) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `${wrong.map((w) => `"${w}"`).join(', ') || 'nothing'} is not understood: use loopback, linklocal, uniquelocal, IP addresses or CIDR ranges (comma-separated), true, false, or a hop count (a whole number)`,
+    });
+    return z.NEVER;
+  }
+  return entries;
+});
 const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => ['true', '1', 'yes'].includes(v));
 
 const EnvSchema = z.object({
@@ -137,7 +166,7 @@ const EnvSchema = z.object({
   SESSION_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   ROLES_FILE: z.string().min(1).default('config/roles.json'),
   LINK_TTL_HOURS: int(1, 24 * 14).default(24),
-  TRUST_PROXY: z.string().min(1).default('loopback'),
+  TRUST_PROXY: trustProxy.default(['loopback']),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   MIN_ACCOUNT_AGE_DAYS: int(0, 3650).default(0),
   RECONCILE_INTERVAL_MINUTES: int(0, 7 * 24 * 60).default(60),

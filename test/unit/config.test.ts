@@ -67,6 +67,32 @@ test('a whsec_ secret must be strict base64 of at least 16 bytes; the problem ne
   assert.match(second, /secret 2 /);
 });
 
+test('TRUST_PROXY becomes what Express wants: names, addresses and ranges, true/false, or a hop count', (t) => {
+  const dir = tempDir();
+  t.after(dir.remove);
+  const cases: [string, Config['trustProxy']][] = [
+    ['1', 1],
+    ['2', 2],
+    ['0', 0],
+    ['true', true],
+    ['false', false],
+    ['loopback', ['loopback']],
+    ['loopback, 10.0.0.0/8 ,::1', ['loopback', '10.0.0.0/8', '::1']],
+    ['uniquelocal,linklocal', ['uniquelocal', 'linklocal']],
+    ['192.168.1.10', ['192.168.1.10']],
+    ['fd00::/8,172.16.0.0/12', ['fd00::/8', '172.16.0.0/12']],
+  ];
+  for (const [value, expected] of cases) {
+    assert.deepEqual(testConfig(dir.path, { TRUST_PROXY: value }).trustProxy, expected, value);
+  }
+  assert.deepEqual(testConfig(dir.path).trustProxy, ['loopback']);
+  for (const value of ['bogus', '1.5', '-1', '10.0.0.0/33', '::1/129', '300.1.1.1', 'loopback,nginx', '10.0.0.0/', 'yes']) {
+    const problems = problemsOf(() => testConfig(dir.path, { TRUST_PROXY: value }));
+    assert.equal(problems.length, 1, `${value}: ${problems.join('\n')}`);
+    assert.match(problems[0]!, /^TRUST_PROXY: .*hop count/);
+  }
+});
+
 test('.env.example as it stands cannot start production: each placeholder is refused by name', (t) => {
   const dir = tempDir();
   t.after(dir.remove);
