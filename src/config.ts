@@ -9,6 +9,7 @@ import { resolve } from 'node:path';
 import { parseEnv } from 'node:util';
 import { z } from 'zod';
 import { ArbiterError } from './errors.js';
+import { isLoopback } from './net/loopback.js';
 
 export const SNOWFLAKE = /^\d{17,20}$/;
 
@@ -25,6 +26,8 @@ export interface SmtpConfig {
   host: string;
   port: number;
   secure: boolean;
+  /** Refuse to send unless the connection is upgraded with STARTTLS (when not `secure` from the start). */
+  requireTls: boolean;
   user: string | undefined;
   pass: string | undefined;
 }
@@ -83,6 +86,7 @@ const EXAMPLES: Record<string, string> = {
   SMTP_HOST: 'SMTP_HOST=smtp.example.com',
   SMTP_PORT: 'SMTP_PORT=587',
   SMTP_SECURE: 'SMTP_SECURE=false',
+  SMTP_REQUIRE_TLS: 'SMTP_REQUIRE_TLS=true',
   EMAIL_FROM: 'EMAIL_FROM="Arbiter <arbiter@example.com>"',
   ADMIN_DISCORD_IDS: 'ADMIN_DISCORD_IDS=123456789012345678,234567890123456789',
   SESSION_SECRET: 'SESSION_SECRET=<at least 32 random characters: openssl rand -hex 32>',
@@ -159,6 +163,7 @@ const EnvSchema = z.object({
   SMTP_HOST: z.string().min(1).optional(),
   SMTP_PORT: int(1, 65535).default(587),
   SMTP_SECURE: bool.default(false),
+  SMTP_REQUIRE_TLS: bool.default(true),
   SMTP_USER: z.string().optional(),
   SMTP_PASS: z.string().optional(),
   EMAIL_FROM: z.string().min(3).optional(),
@@ -337,7 +342,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
     // already reported
   } else if (e.SMTP_HOST) {
     if (Boolean(e.SMTP_USER) !== Boolean(e.SMTP_PASS)) problem(e.SMTP_USER ? 'SMTP_PASS' : 'SMTP_USER', 'SMTP_USER and SMTP_PASS go together');
-    smtp = { host: e.SMTP_HOST, port: e.SMTP_PORT, secure: e.SMTP_SECURE, user: e.SMTP_USER, pass: e.SMTP_PASS };
+    // Without TLS, the password and the link tokens cross the network in clear for anyone who strips STARTTLS;
+    // a relay on this machine is not on the network.
+    const plain = !e.SMTP_SECURE && !isLoopback(e.SMTP_HOST);
+    if (plain && e.SMTP_REQUIRE_TLS === false) {
+      warnings.push('SMTP_REQUIRE_TLS=false: mail (with its links) and the SMTP password may cross the network unencrypted.');
+    }
+    smtp = {
+      host: e.SMTP_HOST,
+      port: e.SMTP_PORT,
+      secure: e.SMTP_SECURE,
+      requireTls: plain && e.SMTP_REQUIRE_TLS,
+      user: e.SMTP_USER,
+      pass: e.SMTP_PASS,
+    };
   } else {
     missing('SMTP_HOST', 'email cannot be sent', 'files in DATA_DIR/outbox');
   }

@@ -93,6 +93,24 @@ test('TRUST_PROXY becomes what Express wants: names, addresses and ranges, true/
   }
 });
 
+test('SMTP needs STARTTLS except to a loopback relay, unless SMTP_REQUIRE_TLS=false says otherwise', (t) => {
+  const dir = tempDir();
+  t.after(dir.remove);
+  const smtp = (env: Record<string, string>) => testConfig(dir.path, env).smtp!;
+  assert.equal(smtp({ SMTP_HOST: 'smtp.example.net' }).requireTls, true);
+  assert.equal(smtp({ SMTP_HOST: '10.0.0.25' }).requireTls, true);
+  for (const host of ['127.0.0.1', '127.0.0.53', 'localhost', '::1', '[::1]']) {
+    assert.equal(smtp({ SMTP_HOST: host }).requireTls, false, host);
+  }
+  // Implicit TLS (port 465) is encrypted from the first byte: there is no STARTTLS to require.
+  assert.equal(smtp({ SMTP_HOST: 'smtp.example.net', SMTP_PORT: '465', SMTP_SECURE: 'true' }).requireTls, false);
+  const off = testConfig(dir.path, { SMTP_HOST: 'smtp.example.net', SMTP_REQUIRE_TLS: 'false' });
+  assert.equal(off.smtp!.requireTls, false);
+  assert.ok(off.warnings.some((w) => w.includes('SMTP_REQUIRE_TLS')), off.warnings.join('\n'));
+  const problems = problemsOf(() => testConfig(dir.path, { SMTP_HOST: 'smtp.example.net', SMTP_REQUIRE_TLS: 'perhaps' }));
+  assert.match(problems.join('\n'), /^SMTP_REQUIRE_TLS: /m);
+});
+
 test('.env.example as it stands cannot start production: each placeholder is refused by name', (t) => {
   const dir = tempDir();
   t.after(dir.remove);
