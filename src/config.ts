@@ -65,6 +65,8 @@ export interface Config {
   minAccountAgeDays: number;
   reconcileIntervalMinutes: number;
   sweepMaxRemovals: number;
+  /** Opens the details of /health to a request from anywhere that sends it as a bearer token. */
+  metricsToken: string | null;
   /** Problems that are fatal in production but were given a development default. */
   warnings: string[];
 }
@@ -93,6 +95,7 @@ const EXAMPLES: Record<string, string> = {
   LINK_TTL_HOURS: 'LINK_TTL_HOURS=24',
   LOG_LEVEL: 'LOG_LEVEL=info',
   TRUST_PROXY: 'TRUST_PROXY=loopback',
+  METRICS_TOKEN: 'METRICS_TOKEN=<at least 32 random characters: openssl rand -hex 32>',
   MIN_ACCOUNT_AGE_DAYS: 'MIN_ACCOUNT_AGE_DAYS=7',
   RECONCILE_INTERVAL_MINUTES: 'RECONCILE_INTERVAL_MINUTES=60',
   SWEEP_MAX_REMOVALS: 'SWEEP_MAX_REMOVALS=25',
@@ -176,6 +179,7 @@ const EnvSchema = z.object({
   MIN_ACCOUNT_AGE_DAYS: int(0, 3650).default(0),
   RECONCILE_INTERVAL_MINUTES: int(0, 7 * 24 * 60).default(60),
   SWEEP_MAX_REMOVALS: int(0, 100000).default(25),
+  METRICS_TOKEN: z.string().min(32, 'must be at least 32 characters').optional(),
 });
 
 const DEV_WEBHOOK_SECRET = 'dev-webhook-secret-change-me';
@@ -393,6 +397,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
     minAccountAgeDays: e.MIN_ACCOUNT_AGE_DAYS,
     reconcileIntervalMinutes: e.RECONCILE_INTERVAL_MINUTES,
     sweepMaxRemovals: e.SWEEP_MAX_REMOVALS,
+    metricsToken: e.METRICS_TOKEN ?? null,
     warnings,
   };
 }

@@ -22,6 +22,7 @@ test('a bad .env stops the process with one message listing every problem', asyn
       'LINK_TTL_HOURS=0',
       'TRUST_PROXY=bogus',
       'SMTP_REQUIRE_TLS=perhaps',
+      'METRICS_TOKEN=short-metrics-token',
     ].join('\n'),
   );
   const child = runMain({}, dir.path);
@@ -29,7 +30,7 @@ test('a bad .env stops the process with one message listing every problem', asyn
   assert.equal(code, 78);
   const message = child.stderr();
   assert.match(message, /^Arbiter cannot start: \d+ configuration problems:/);
-  for (const variable of ['PORT', 'APP_URL', 'DISCORD_GUILD_ID', 'SESSION_SECRET', 'CMS_ADMIN_KEY', 'LINK_TTL_HOURS', 'WEBHOOK_SECRET', 'DISCORD_BOT_TOKEN', 'SMTP_HOST', 'EMAIL_FROM', 'ROLES_FILE', 'TRUST_PROXY', 'SMTP_REQUIRE_TLS']) {
+  for (const variable of ['PORT', 'APP_URL', 'DISCORD_GUILD_ID', 'SESSION_SECRET', 'CMS_ADMIN_KEY', 'LINK_TTL_HOURS', 'WEBHOOK_SECRET', 'DISCORD_BOT_TOKEN', 'SMTP_HOST', 'EMAIL_FROM', 'ROLES_FILE', 'TRUST_PROXY', 'SMTP_REQUIRE_TLS', 'METRICS_TOKEN']) {
     assert.match(message, new RegExp(`- ${variable}`), `${variable} is not listed`);
   }
   assert.match(message, /example: PORT=3500/);

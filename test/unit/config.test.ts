@@ -111,6 +111,18 @@ test('SMTP needs STARTTLS except to a loopback relay, unless SMTP_REQUIRE_TLS=fa
   assert.match(problems.join('\n'), /^SMTP_REQUIRE_TLS: /m);
 });
 
+test('METRICS_TOKEN is at least 32 characters when set', (t) => {
+  const dir = tempDir();
+  t.after(dir.remove);
+  assert.equal(testConfig(dir.path).metricsToken, null);
+  const token = randomBytes(24).toString('hex');
+  assert.equal(testConfig(dir.path, { METRICS_TOKEN: token }).metricsToken, token);
+  const problems = problemsOf(() => testConfig(dir.path, { METRICS_TOKEN: 'short-metrics-token' }));
+  assert.equal(problems.length, 1);
+  assert.match(problems[0]!, /^METRICS_TOKEN: must be at least 32 characters/);
+  assert.ok(!problems[0]!.includes('short-metrics-token'));
+});
+
 test('.env.example as it stands cannot start production: each placeholder is refused by name', (t) => {
   const dir = tempDir();
   t.after(dir.remove);
