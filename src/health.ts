@@ -6,11 +6,12 @@
 import { createHash } from 'node:crypto';
 import { Router, type Request } from 'express';
 import { databaseHealthy } from './db/open.js';
+import type { ProtocolCheck } from './http/forwarded-proto.js';
 import { isLoopback } from './net/loopback.js';
 import { equalSecret } from './secure-compare.js';
 import type { Services } from './services.js';
 
-export function healthRoutes(services: Services): Router {
+export function healthRoutes(services: Services, protocol: Pick<ProtocolCheck, 'problem'>): Router {
   const router = Router();
   router.get('/health', (req, res) => {
     const database = databaseHealthy(services.db);
@@ -36,6 +37,7 @@ export function healthRoutes(services: Services): Router {
         ghost: services.config.ghost ? 'configured' : 'off',
         email: services.mailer.describe(),
         jobs,
+        http: { trustProxy: services.config.trustProxy, problem: protocol.problem() },
       };
     }
     res.status(database ? 200 : 503).json(answer);

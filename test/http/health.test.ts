@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { createLogger } from '../../src/log.js';
 import { tempDir, testConfig } from '../support/config.js';
 import { startTestServer } from '../support/server.js';
 import { startWorld } from '../support/world.js';
@@ -100,4 +102,45 @@ test('the Discord bot state in short words, and its permission problems in the d
   assert.ok(!JSON.stringify(problem.body).includes('Awakened'), 'role names are not public');
   const details = (await health(w.app.url)).body.details;
   assert.ok(details.discord.problems.some((p: string) => p.includes('"Awakened"')), JSON.stringify(details.discord));
+});
+
+function logLines() {
+  const lines: { level: string; msg: string }[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line));
+      done();
+    },
+  });
+  return { log: createLogger('info', stream), warnings: () => lines.filter((l) => l.level === 'warn' && /X-Forwarded-Proto/.test(l.msg)) };
+}
+
+test('APP_URL is https but requests arrive as http: one warning naming TRUST_PROXY and X-Forwarded-Proto', async (t) => {
+  const dir = tempDir();
+  const logs = { missingHeader: logLines(), untrusted: logLines(), fine: logLines() };
+  const https = { APP_URL: 'https://arbiter.test' };
+  const missingHeader = await startTestServer(testConfig(dir.path, { ...https, DATA_DIR: `${dir.path}/a` }), { log: logs.missingHeader.log });
+  const untrusted = await startTestServer(testConfig(dir.path, { ...https, TRUST_PROXY: 'false', DATA_DIR: `${dir.path}/b` }), { log: logs.untrusted.log });
+  const fine = await startTestServer(testConfig(dir.path, { ...https, DATA_DIR: `${dir.path}/c` }), { log: logs.fine.log });
+  t.after(async () => {
+    await Promise.all([missingHeader.stop(), untrusted.stop(), fine.stop()]);
+    dir.remove();
+  });
+
+  // nginx forgot `proxy_set_header X-Forwarded-Proto $scheme`.
+  assert.equal((await health(missingHeader.url)).body.details.http.problem, null);
+  for (let i = 0; i < 3; i++) await fetch(`${missingHeader.url}/`, { headers: { 'X-Forwarded-For': '203.0.113.7' } });
+  const [warning, ...more] = logs.missingHeader.warnings();
+  assert.ok(warning, 'no warning');
+  assert.deepEqual(more, []);
+  assert.match(warning.msg, /TRUST_PROXY/);
+  assert.match((await health(missingHeader.url)).body.details.http.problem, /X-Forwarded-Proto/);
+
+  // nginx sends the header but is not trusted.
+  for (let i = 0; i < 2; i++) await fetch(`${untrusted.url}/`, { headers: THROUGH_NGINX });
+  assert.equal(logs.untrusted.warnings().length, 1);
+
+  for (let i = 0; i < 2; i++) await fetch(`${fine.url}/`, { headers: THROUGH_NGINX });
+  assert.deepEqual(logs.fine.warnings(), []);
+  assert.equal((await health(fine.url)).body.details.http.problem, null);
 });
