@@ -222,14 +222,11 @@ export interface LoadOptions {
  * what is wrong is said in words that never contain the secret.
  */
 export function readWebhookSecret(secret: string): { key: Buffer } | { problem: string } {
-  let key = Buffer.from(secret, 'utf8');
-  if (secret.startsWith('whsec_')) {
-    const encoded = secret.slice('whsec_'.length);
-    key = Buffer.from(encoded, 'base64');
-    // Exact base64 is the only text that encodes back to itself.
-    if (key.toString('base64') !== encoded) {
-      return { problem: 'after "whsec_" must come standard base64: A-Z a-z 0-9 + / only, padded with = to a multiple of 4 characters' };
-    }
+  const encoded = secret.startsWith('whsec_') ? secret.slice('whsec_'.length) : undefined;
+  const key = encoded === undefined ? Buffer.from(secret, 'utf8') : Buffer.from(encoded, 'base64');
+  // Exact base64 is the only text that encodes back to itself.
+  if (encoded !== undefined && key.toString('base64') !== encoded) {
+    return { problem: 'after "whsec_" must come standard base64: A-Z a-z 0-9 + / only, padded with = to a multiple of 4 characters' };
   }
   if (key.length < 16) return { problem: 'must be at least 16 bytes (after base64 decoding for whsec_ secrets)' };
   return { key };
@@ -282,10 +279,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
   };
 
   if (production) {
-    for (const variable of Object.keys(PLACEHOLDERS)) {
-      // Webhook secrets are checked one by one below.
-      const why = variable === 'WEBHOOK_SECRET' ? undefined : placeholder(variable, merged[variable]);
-      // The example would be the same placeholder.
+    // Webhook secrets are checked one by one below. For the rest, the example would be the same placeholder.
+    for (const variable of Object.keys(PLACEHOLDERS).filter((v) => v !== 'WEBHOOK_SECRET')) {
+      const why = placeholder(variable, merged[variable]);
       if (why) problem(variable, `${why}: set your own value`, false);
     }
   }
