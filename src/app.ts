@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { healthRoutes } from './health.js';
 import { accessLog } from './http/access-log.js';
 import { errorHandler, notFound } from './http/errors.js';
+import { protocolCheck } from './http/forwarded-proto.js';
 import { securityHeaders } from './http/security.js';
 import type { Sessions } from './http/session.js';
 import { linkRoutes } from './linking/routes.js';
@@ -19,11 +20,14 @@ export function createApp(services: Services, options: AppOptions): Express {
   const { config, log } = services;
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', config.trustProxy === 'false' ? false : config.trustProxy === 'true' ? true : config.trustProxy);
+  app.set('trust proxy', config.trustProxy);
+  const protocol = protocolCheck(config, log);
   app.use(securityHeaders({ https: config.secureCookies }));
   app.use(accessLog(log));
   app.use('/static', express.static(join(VIEWS_DIR, 'static'), { index: false, maxAge: '1h' }));
-  app.use(healthRoutes(services));
+  app.use(healthRoutes(services, protocol));
+  // After /health: a monitor on this machine asks over plain http, and that is no sign of a wrong proxy setup.
+  app.use(protocol.middleware);
   // Webhooks carry no cookies: they are routed before sessions.
   app.use(webhookRoutes(services));
   app.use(options.sessions.middleware);

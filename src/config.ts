@@ -4,10 +4,12 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { parseEnv } from 'node:util';
 import { z } from 'zod';
 import { ArbiterError } from './errors.js';
+import { isLoopback } from './net/loopback.js';
 
 export const SNOWFLAKE = /^\d{17,20}$/;
 
@@ -24,6 +26,8 @@ export interface SmtpConfig {
   host: string;
   port: number;
   secure: boolean;
+  /** Refuse to send unless the connection is upgraded with STARTTLS (when not `secure` from the start). */
+  requireTls: boolean;
   user: string | undefined;
   pass: string | undefined;
 }
@@ -34,6 +38,9 @@ export interface GhostConfig {
   /** Where the Discord ID goes: a `discord_id:` line in the member's note, or a custom member field. */
   field: 'note' | 'custom';
 }
+
+/** Express's `trust proxy`: all or nothing, a number of hops, or the proxies' addresses, ranges and names. */
+export type TrustProxy = boolean | number | string[];
 
 export interface Config {
   env: 'development' | 'production' | 'test';
@@ -53,11 +60,13 @@ export interface Config {
   rolesFile: string;
   tiers: Record<string, string[]>;
   linkTtlHours: number;
-  trustProxy: string;
+  trustProxy: TrustProxy;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   minAccountAgeDays: number;
   reconcileIntervalMinutes: number;
   sweepMaxRemovals: number;
+  /** Opens the details of /health to a request from anywhere that sends it as a bearer token. */
+  metricsToken: string | null;
   /** Problems that are fatal in production but were given a development default. */
   warnings: string[];
 }
@@ -79,11 +88,14 @@ const EXAMPLES: Record<string, string> = {
   SMTP_HOST: 'SMTP_HOST=smtp.example.com',
   SMTP_PORT: 'SMTP_PORT=587',
   SMTP_SECURE: 'SMTP_SECURE=false',
+  SMTP_REQUIRE_TLS: 'SMTP_REQUIRE_TLS=true',
   EMAIL_FROM: 'EMAIL_FROM="Arbiter <arbiter@example.com>"',
   ADMIN_DISCORD_IDS: 'ADMIN_DISCORD_IDS=123456789012345678,234567890123456789',
   SESSION_SECRET: 'SESSION_SECRET=<at least 32 random characters: openssl rand -hex 32>',
   LINK_TTL_HOURS: 'LINK_TTL_HOURS=24',
   LOG_LEVEL: 'LOG_LEVEL=info',
+  TRUST_PROXY: 'TRUST_PROXY=loopback',
+  METRICS_TOKEN: 'METRICS_TOKEN=<at least 32 random characters: openssl rand -hex 32>',
   MIN_ACCOUNT_AGE_DAYS: 'MIN_ACCOUNT_AGE_DAYS=7',
   RECONCILE_INTERVAL_MINUTES: 'RECONCILE_INTERVAL_MINUTES=60',
   SWEEP_MAX_REMOVALS: 'SWEEP_MAX_REMOVALS=25',
@@ -104,10 +116,35 @@ const snowflakeList = z
   .superRefine((ids, ctx) => {
     for (const id of ids) if (!SNOWFLAKE.test(id)) ctx.addIssue({ code: 'custom', message: `"${id}" is not a Discord ID (17 to 20 digits)` });
   });
+const PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+/** A name Express knows, an IP address, or a CIDR range (address/prefix length). */
+function proxyEntryValid(entry: string): boolean {
+  if (PROXY_NAMES.has(entry)) return true;
+  const [address = '', bits, ...rest] = entry.split('/');
+  const version = isIP(address);
+  if (version === 0 || rest.length > 0) return false;
+  return bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= (version === 4 ? 32 : 128));
+}
+const trustProxy = z.string().transform((value, ctx): TrustProxy => {
+  if (value === 'true') return true;
+  if (value === 'false') return false;
+  if (/^\d+$/.test(value)) return Number(value);
+  const entries = value.split(',').map((entry) => entry.trim()).filter(Boolean);
+  const wrong = entries.filter((entry) => !proxyEntryValid(entry));
+  if (entries.length === 0 || wrong.length > 0) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `${wrong.map((w) => `"${w}"`).join(', ') || 'nothing'} is not understood: use loopback, linklocal, uniquelocal, IP addresses or CIDR ranges (comma-separated), true, false, or a hop count (a whole number)`,
+    });
+    return z.NEVER;
+  }
+  return entries;
+});
 const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => ['true', '1', 'yes'].includes(v));
 
 const EnvSchema = z.object({
-  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  // Unset means production: development defaults (a published webhook secret) only when asked for by name.
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('production'),
   PORT: int(0, 65535).default(3500),
   HOST: z.string().min(1).default('127.0.0.1'),
   APP_URL: httpUrl.optional(),
@@ -129,6 +166,7 @@ const EnvSchema = z.object({
   SMTP_HOST: z.string().min(1).optional(),
   SMTP_PORT: int(1, 65535).default(587),
   SMTP_SECURE: bool.default(false),
+  SMTP_REQUIRE_TLS: bool.default(true),
   SMTP_USER: z.string().optional(),
   SMTP_PASS: z.string().optional(),
   EMAIL_FROM: z.string().min(3).optional(),
@@ -136,12 +174,30 @@ const EnvSchema = z.object({
   SESSION_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   ROLES_FILE: z.string().min(1).default('config/roles.json'),
   LINK_TTL_HOURS: int(1, 24 * 14).default(24),
-  TRUST_PROXY: z.string().min(1).default('loopback'),
+  TRUST_PROXY: trustProxy.default(['loopback']),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   MIN_ACCOUNT_AGE_DAYS: int(0, 3650).default(0),
   RECONCILE_INTERVAL_MINUTES: int(0, 7 * 24 * 60).default(60),
   SWEEP_MAX_REMOVALS: int(0, 100000).default(25),
+  METRICS_TOKEN: z.string().min(32, 'must be at least 32 characters').optional(),
 });
+
+const DEV_WEBHOOK_SECRET = 'dev-webhook-secret-change-me';
+/**
+ * Values that mean "not filled in": the placeholders of .env.example and the development webhook secret. Refused
+ * in production. A test reads .env.example so that this list and the file agree.
+ */
+export const PLACEHOLDERS: Readonly<Record<string, readonly string[]>> = {
+  WEBHOOK_SECRET: ['whsec_REPLACE_WITH_openssl_rand_-base64_32', DEV_WEBHOOK_SECRET],
+  APP_URL: ['https://arbiter.example.com'],
+  SMTP_HOST: ['smtp.example.com'],
+  EMAIL_FROM: ['Arbiter <arbiter@example.com>'],
+};
+
+function placeholder(variable: string, value: string | undefined): string | undefined {
+  if (value === undefined || !PLACEHOLDERS[variable]?.includes(value)) return undefined;
+  return value === DEV_WEBHOOK_SECRET ? 'is the development secret, which is published' : 'is the placeholder from .env.example';
+}
 
 const TIER_NAME = /^[a-z0-9][a-z0-9_.-]{0,63}$/;
 const RolesSchema = z.strictObject({
@@ -160,9 +216,26 @@ export interface LoadOptions {
   envFile?: boolean;
 }
 
-/** Reads a webhook secret the way Standard Webhooks does: `whsec_` + base64 is decoded, anything else is raw bytes. */
+/**
+ * Reads a webhook secret the way Standard Webhooks does: `whsec_` + base64 is decoded, anything else is raw bytes.
+ * The base64 must be exact (Node's decoder silently skips what it cannot read, which would shorten the key);
+ * what is wrong is said in words that never contain the secret.
+ */
+export function readWebhookSecret(secret: string): { key: Buffer } | { problem: string } {
+  const encoded = secret.startsWith('whsec_') ? secret.slice('whsec_'.length) : undefined;
+  const key = encoded === undefined ? Buffer.from(secret, 'utf8') : Buffer.from(encoded, 'base64');
+  // Exact base64 is the only text that encodes back to itself.
+  if (encoded !== undefined && key.toString('base64') !== encoded) {
+    return { problem: 'after "whsec_" must come standard base64: A-Z a-z 0-9 + / only, padded with = to a multiple of 4 characters' };
+  }
+  if (key.length < 16) return { problem: 'must be at least 16 bytes (after base64 decoding for whsec_ secrets)' };
+  return { key };
+}
+
 export function webhookKey(secret: string): Buffer {
-  return secret.startsWith('whsec_') ? Buffer.from(secret.slice('whsec_'.length), 'base64') : Buffer.from(secret, 'utf8');
+  const read = readWebhookSecret(secret);
+  if ('problem' in read) throw new ArbiterError('config_invalid', `WEBHOOK_SECRET: ${read.problem}`);
+  return read.key;
 }
 
 function readEnvFile(path: string): Record<string, string> {
@@ -180,8 +253,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
   }
 
   const problems: string[] = [];
-  const problem = (variable: string, message: string) =>
-    problems.push(`${variable}: ${message}${EXAMPLES[variable] ? ` (example: ${EXAMPLES[variable]})` : ''}`);
+  const problem = (variable: string, message: string, withExample = true) =>
+    problems.push(`${variable}: ${message}${withExample && EXAMPLES[variable] ? ` (example: ${EXAMPLES[variable]})` : ''}`);
 
   // Each variable is checked on its own so that one run lists every problem.
   const values: Record<string, unknown> = {};
@@ -196,7 +269,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
     }
   }
   const e = values as z.infer<typeof EnvSchema>;
-  const production = (e.NODE_ENV ?? merged.NODE_ENV) === 'production';
+  // An invalid NODE_ENV is reported above; meanwhile everything production needs is checked too.
+  const production = e.NODE_ENV !== 'development' && e.NODE_ENV !== 'test';
   const warnings: string[] = [];
   const missing = (variable: string, why: string, fallback?: string) => {
     if (invalid.has(variable)) return;
@@ -204,18 +278,31 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
     else warnings.push(`${variable} is not set: ${why}${fallback ? `; using ${fallback}` : ''}. This is not safe for production.`);
   };
 
+  if (production) {
+    // Webhook secrets are checked one by one below. For the rest, the example would be the same placeholder.
+    for (const variable of Object.keys(PLACEHOLDERS).filter((v) => v !== 'WEBHOOK_SECRET')) {
+      const why = placeholder(variable, merged[variable]);
+      if (why) problem(variable, `${why}: set your own value`, false);
+    }
+  }
+
   const appUrl = e.APP_URL ?? `http://localhost:${e.PORT ?? 3500}`;
   if (!e.APP_URL) missing('APP_URL', 'the public address used in emails and OAuth redirects', appUrl);
 
   let webhookSecrets: Buffer[] = [];
   if (e.WEBHOOK_SECRET) {
-    webhookSecrets = e.WEBHOOK_SECRET.split(/\s+/).filter(Boolean).map(webhookKey);
-    if (webhookSecrets.some((key) => key.length < 16)) {
-      problem('WEBHOOK_SECRET', 'each secret must be at least 16 bytes (after base64 decoding for whsec_ secrets)');
-    }
+    const secrets = e.WEBHOOK_SECRET.split(/\s+/).filter(Boolean);
+    secrets.forEach((secret, i) => {
+      const which = secrets.length > 1 ? `secret ${i + 1} of ${secrets.length} ` : '';
+      const refused = production ? placeholder('WEBHOOK_SECRET', secret) : undefined;
+      const read = readWebhookSecret(secret);
+      if (refused) problem('WEBHOOK_SECRET', `${which}${refused}: generate your own`);
+      else if ('problem' in read) problem('WEBHOOK_SECRET', `${which}${read.problem}`);
+      else webhookSecrets.push(read.key);
+    });
   } else {
-    missing('WEBHOOK_SECRET', 'webhooks cannot be verified without it', 'the development secret "dev-webhook-secret-change-me"');
-    webhookSecrets = [webhookKey('dev-webhook-secret-change-me')];
+    missing('WEBHOOK_SECRET', 'webhooks cannot be verified without it', `the development secret "${DEV_WEBHOOK_SECRET}"`);
+    webhookSecrets = [webhookKey(DEV_WEBHOOK_SECRET)];
   }
 
   let sessionSecret = e.SESSION_SECRET;
@@ -255,7 +342,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
     // already reported
   } else if (e.SMTP_HOST) {
     if (Boolean(e.SMTP_USER) !== Boolean(e.SMTP_PASS)) problem(e.SMTP_USER ? 'SMTP_PASS' : 'SMTP_USER', 'SMTP_USER and SMTP_PASS go together');
-    smtp = { host: e.SMTP_HOST, port: e.SMTP_PORT, secure: e.SMTP_SECURE, user: e.SMTP_USER, pass: e.SMTP_PASS };
+    // Without TLS, the password and the link tokens cross the network in clear for anyone who strips STARTTLS;
+    // a relay on this machine is not on the network.
+    const plain = !e.SMTP_SECURE && !isLoopback(e.SMTP_HOST);
+    if (plain && e.SMTP_REQUIRE_TLS === false) {
+      warnings.push('SMTP_REQUIRE_TLS=false: mail (with its links) and the SMTP password may cross the network unencrypted.');
+    }
+    smtp = {
+      host: e.SMTP_HOST,
+      port: e.SMTP_PORT,
+      secure: e.SMTP_SECURE,
+      requireTls: plain && e.SMTP_REQUIRE_TLS,
+      user: e.SMTP_USER,
+      pass: e.SMTP_PASS,
+    };
   } else {
     missing('SMTP_HOST', 'email cannot be sent', 'files in DATA_DIR/outbox');
   }
@@ -293,6 +393,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
     minAccountAgeDays: e.MIN_ACCOUNT_AGE_DAYS,
     reconcileIntervalMinutes: e.RECONCILE_INTERVAL_MINUTES,
     sweepMaxRemovals: e.SWEEP_MAX_REMOVALS,
+    metricsToken: e.METRICS_TOKEN ?? null,
     warnings,
   };
 }

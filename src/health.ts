@@ -1,29 +1,71 @@
-import { Router } from 'express';
+/**
+ * GET /health. Anyone gets the short answer a monitor needs; the details (jobs, email, Ghost, Discord permission
+ * problems in words) only a request from this machine, or one that carries METRICS_TOKEN. Who is "this machine" is
+ * judged by the client address after TRUST_PROXY: a request that came through nginx is not.
+ */
+import { createHash } from 'node:crypto';
+import { Router, type Request } from 'express';
 import { databaseHealthy } from './db/open.js';
+import type { ProtocolCheck } from './http/forwarded-proto.js';
+import { isLoopback } from './net/loopback.js';
+import { equalSecret } from './secure-compare.js';
 import type { Services } from './services.js';
 
-export function healthRoutes(services: Services): Router {
+export function healthRoutes(services: Services, protocol: Pick<ProtocolCheck, 'problem'>): Router {
   const router = Router();
-  router.get('/health', (_req, res) => {
+  router.get('/health', (req, res) => {
     const database = databaseHealthy(services.db);
     const now = services.clock.now();
-    let jobs: Record<string, number> | 'unknown' = 'unknown';
-    try {
-      if (database) jobs = services.jobs.counts();
-    } catch {
-      // counts are a courtesy; the database flag says what matters
-    }
-    res.status(database ? 200 : 503).json({
+    const bot = services.discord?.bot.health();
+    const answer: Record<string, unknown> = {
       status: database ? 'ok' : 'degraded',
       version: services.version,
       uptime: Math.round((now.getTime() - services.startedAt.getTime()) / 1000),
-      timestamp: now.toISOString(),
+      discord: discordState(bot),
       database: database ? 'ok' : 'down',
-      discord: services.discord?.bot.health() ?? { status: 'not configured' },
-      ghost: services.config.ghost ? 'configured' : 'off',
-      email: services.mailer.describe(),
-      jobs,
-    });
+      timestamp: now.toISOString(),
+    };
+    if (mayReadDetails(req, services.config.metricsToken)) {
+      let jobs: Record<string, number> | 'unknown' = 'unknown';
+      try {
+        if (database) jobs = services.jobs.counts();
+      } catch {
+        // counts are a courtesy; the database state says what matters
+      }
+      answer.details = {
+        discord: bot ?? { status: 'not configured' },
+        ghost: services.config.ghost ? 'configured' : 'off',
+        email: services.mailer.describe(),
+        jobs,
+        http: { trustProxy: services.config.trustProxy, problem: protocol.problem() },
+      };
+    }
+    res.status(database ? 200 : 503).json(answer);
   });
   return router;
 }
+
+const DISCORD_STATES: Record<string, string> = {
+  ready: 'ok',
+  starting: 'starting',
+  reconnecting: 'reconnecting',
+  failed: 'down',
+  stopped: 'down',
+};
+
+/** The bot's health in one word: which roles are in trouble is for the details only. */
+function discordState(health: Record<string, unknown> | undefined): string {
+  if (!health) return 'not configured';
+  const state = DISCORD_STATES[String(health.status)] ?? 'unknown';
+  const problems = Array.isArray(health.problems) && health.problems.length > 0;
+  return state === 'ok' && problems ? 'degraded' : state;
+}
+
+function mayReadDetails(req: Request, metricsToken: string | null): boolean {
+  if (isLoopback(req.ip)) return true;
+  const given = /^Bearer +(\S+)$/i.exec(req.get('authorization') ?? '')?.[1];
+  // Digests have one length whatever was sent, so the comparison takes the same time for every wrong token.
+  return Boolean(metricsToken && given && equalSecret(sha256(given), sha256(metricsToken)));
+}
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');

@@ -24,13 +24,14 @@ export interface Mailer {
  */
 export function createMailer(config: Pick<Config, 'smtp' | 'emailFrom' | 'dataDir'>, log: Logger): Mailer {
   if (!config.smtp) return createOutboxMailer(config.emailFrom, join(config.dataDir, 'outbox'), log);
-  const { host, port, secure, user, pass } = config.smtp;
+  const { host, port, secure, requireTls, user, pass } = config.smtp;
   const transport = nodemailer.createTransport({
     pool: true,
     maxConnections: 2,
     host,
     port,
     secure,
+    requireTLS: requireTls,
     auth: user && pass ? { user, pass } : undefined,
     connectionTimeout: 10_000,
     greetingTimeout: 10_000,
@@ -42,11 +43,11 @@ export function createMailer(config: Pick<Config, 'smtp' | 'emailFrom' | 'dataDi
         const info = await transport.sendMail({ from: config.emailFrom, ...mail });
         return { messageId: info.messageId };
       } catch (err) {
-        throw smtpError(err);
+        throw smtpError(err, requireTls);
       }
     },
     close: () => transport.close(),
-    describe: () => `smtp://${host}:${port}`,
+    describe: () => `smtp://${host}:${port}${secure ? ' (TLS)' : requireTls ? ' (STARTTLS required)' : ''}`,
   };
 }
 
@@ -69,11 +70,19 @@ function createOutboxMailer(from: string, dir: string, log: Logger): Mailer {
   };
 }
 
-/** A recipient refused for good is final; anything else (connection, auth, 4xx) is worth another try. */
-function smtpError(err: unknown): ArbiterError {
-  const e = err as { message?: string; responseCode?: number; command?: string };
+/**
+ * A recipient refused for good is final; anything else (connection, auth, TLS, 4xx) is worth another try: a server
+ * that does not offer STARTTLS today may be fixed tomorrow.
+ */
+function smtpError(err: unknown, requireTls: boolean): ArbiterError {
+  const e = err as { message?: string; responseCode?: number; command?: string; code?: string };
   const permanent = e.command === 'RCPT TO' && typeof e.responseCode === 'number' && e.responseCode >= 500;
-  return new ArbiterError('email_failed', `email not sent: ${e.message ?? String(err)}`, {
+  const tls =
+    requireTls && (e.command === 'STARTTLS' || e.code === 'ETLS')
+      ? '; the SMTP server did not switch to TLS with STARTTLS, and SMTP_REQUIRE_TLS is on, so nothing was sent in clear' +
+        ' (use SMTP_SECURE=true for a server that speaks TLS from the start, usually port 465)'
+      : '';
+  return new ArbiterError('email_failed', `email not sent: ${e.message ?? String(err)}${tls}`, {
     retryable: !permanent,
     cause: err,
   });

@@ -140,8 +140,8 @@ describe('refusals and recoveries', () => {
       assert.match(dead.last_error ?? '', /"Awakened"/);
       assert.equal(dead.attempts, 1);
       await w.app.services.discord!.bot.checkPermissions();
-      const health = (await (await fetch(`${w.app.url}/health`)).json()) as { discord: { problems: string[] } };
-      assert.ok(health.discord.problems.some((p) => p.includes('"Awakened"') && p.includes('not below the bot')), JSON.stringify(health.discord));
+      const health = (await (await fetch(`${w.app.url}/health`)).json()) as { details: { discord: { problems: string[] } } };
+      assert.ok(health.details.discord.problems.some((p) => p.includes('"Awakened"') && p.includes('not below the bot')), JSON.stringify(health.details.discord));
     } finally {
       w.discord.setBotPermissions({ rolePosition: 10 });
       await w.app.services.discord!.bot.checkPermissions();

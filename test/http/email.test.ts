@@ -69,3 +69,28 @@ test('with SMTP down the email job is retried and the mail arrives once SMTP is 
   const usable = app.services.db.prepare(`SELECT COUNT(*) FROM link_tokens WHERE subscription_id = 'sub_smtp' AND revoked_at IS NULL`).pluck().get();
   assert.equal(usable, 1);
 });
+
+test('with STARTTLS required and a server that does not offer it, nothing goes out in clear and the job retries with a clear error', async (t) => {
+  const dir = tempDir();
+  // The test server offers no STARTTLS, like a server whose STARTTLS was stripped on the way.
+  const smtp = await startSmtp();
+  const config = testConfig(dir.path, { SMTP_HOST: '127.0.0.1', SMTP_PORT: String(smtp.port) });
+  // A relay on loopback is exempt from the rule; this one is treated like a server across the network.
+  const app = await startTestServer({ ...config, smtp: { ...config.smtp!, requireTls: true } });
+  t.after(async () => {
+    await app.stop();
+    await smtp.close();
+    dir.remove();
+  });
+  const body = eventBody({ customer_email: 'tls@example.com', subscription_id: 'sub_tls' });
+  assert.equal((await postWebhook(app.url, body, standardHeaders(WEBHOOK_SECRET, body))).status, 200);
+  const failing = await until(() => {
+    const job = app.services.db.prepare(`SELECT * FROM jobs WHERE kind = 'link_email'`).get() as { attempts: number; status: string; last_error: string } | undefined;
+    return job && job.attempts >= 2 && job;
+  }, 10_000, 'two failed attempts');
+  assert.ok(failing.status === 'pending' || failing.status === 'running', failing.status);
+  assert.match(failing.last_error, /email_failed/);
+  assert.match(failing.last_error, /STARTTLS/);
+  assert.match(failing.last_error, /SMTP_REQUIRE_TLS/);
+  assert.equal(smtp.messages.length, 0);
+});
