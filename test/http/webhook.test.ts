@@ -1,10 +1,29 @@
 import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { request } from 'node:http';
+import { desiredFor } from '../../src/roles/reconcile.js';
 import type { RunningServer } from '../../src/server.js';
-import { tempDir, testConfig, WEBHOOK_SECRET, type TempDir } from '../support/config.js';
+import { TIERS, tempDir, testConfig, WEBHOOK_SECRET, type TempDir } from '../support/config.js';
 import { startTestServer } from '../support/server.js';
 import { startSmtp, type TestSmtp } from '../support/smtp.js';
 import { eventBody, legacyHeaders, postWebhook, standardHeaders } from '../support/webhooks.js';
+
+/** A POST whose headers may repeat (fetch would fold them into one): each array element is its own header line. */
+function postRaw(baseUrl: string, body: string, headers: Record<string, string | string[]>): Promise<{ status: number; json: { status?: string; error?: { code: string } } }> {
+  return new Promise((resolve, reject) => {
+    const req = request(`${baseUrl}/webhook/billing`, { method: 'POST' }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (text += chunk));
+      res.on('end', () => resolve({ status: res.statusCode!, json: JSON.parse(text) as { status?: string; error?: { code: string } } }));
+    });
+    req.on('error', reject);
+    for (const [name, value] of Object.entries(headers)) req.setHeader(name, value);
+    req.end(body);
+  });
+}
+
+const wrongSignature = `v1,${Buffer.alloc(32, 9).toString('base64')}`;
 
 describe('POST /webhook/billing', () => {
   let dir: TempDir;
@@ -12,11 +31,13 @@ describe('POST /webhook/billing', () => {
   let app: RunningServer;
   let n = 0;
   const sub = () => `sub_${++n}`;
+  // Arbiter's clock: real time, moved forward where a test needs a day to pass.
+  const clock = { aheadMs: 0, now: () => new Date(Date.now() + clock.aheadMs) };
 
   before(async () => {
     dir = tempDir();
     smtp = await startSmtp();
-    app = await startTestServer(testConfig(dir.path, { SMTP_HOST: '127.0.0.1', SMTP_PORT: String(smtp.port), WEBHOOK_MAX_BYTES: '2048' }));
+    app = await startTestServer(testConfig(dir.path, { SMTP_HOST: '127.0.0.1', SMTP_PORT: String(smtp.port), WEBHOOK_MAX_BYTES: '2048' }), { clock });
   });
   after(async () => {
     await app.stop();
@@ -30,6 +51,12 @@ describe('POST /webhook/billing', () => {
   const events = (subscriptionId: string) =>
     app.services.db.prepare('SELECT * FROM webhook_events WHERE subscription_id = ? ORDER BY id').all(subscriptionId) as { outcome: string; errors: string | null }[];
   const subscription = (id: string) => app.services.subscriptions.get(id);
+  const jobKinds = (key: string) => app.services.db.prepare('SELECT kind FROM jobs WHERE key = ? ORDER BY id').pluck().all(key) as string[];
+  const mailsTo = (email: string) => smtp.messages.filter((m) => m.to === email).length;
+  const schemes = {
+    standard: (body: string) => standardHeaders(WEBHOOK_SECRET, body),
+    legacy: (body: string) => legacyHeaders(WEBHOOK_SECRET, body),
+  };
 
   test('a signed created event is accepted, stored, and emails a link; its replay is a duplicate and sends nothing more', async () => {
     const id = sub();
@@ -145,5 +172,15 @@ describe('POST /webhook/billing', () => {
     assert.equal(subscription(id)?.name, '<script>alert(1)</script>');
     assert.ok(!mail.html.includes('<script>'));
     assert.ok(mail.html.includes('&lt;script&gt;'));
+  });
+
+  test('every error answer carries details, null when there is nothing more', async () => {
+    const body = eventBody({ subscription_id: sub() });
+    const unsigned = await postWebhook(app.url, body, { 'content-type': 'application/json' });
+    const { message } = unsigned.json.error as unknown as { message: string };
+    assert.equal(typeof message, 'string');
+    assert.deepEqual(unsigned.json, { error: { code: 'webhook_unsigned', message, details: null } });
+    const text = await postWebhook(app.url, body, { ...standardHeaders(WEBHOOK_SECRET, body), 'content-type': 'text/plain' });
+    assert.deepEqual([text.status, text.json.error?.details], [415, null]);
   });
 });
