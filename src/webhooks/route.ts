@@ -6,9 +6,15 @@ import { parseBody } from './payload.js';
 import { recordDelivery } from './record.js';
 import { verifySignature, type SignatureHeaders } from './signature.js';
 
-function header(req: Request, name: string): string | undefined {
-  const value = req.headers[name];
-  return Array.isArray(value) ? value.join(' ') : value;
+/** Every value of each signature header: Node would fold repeated ones into one line with ", ". */
+function signatureHeaders(req: Request): SignatureHeaders {
+  const sent = req.headersDistinct;
+  return {
+    'webhook-id': sent['webhook-id'],
+    'webhook-timestamp': sent['webhook-timestamp'],
+    'webhook-signature': sent['webhook-signature'],
+    'x-signature': sent['x-signature'],
+  };
 }
 
 function isJson(req: Request): boolean {
@@ -43,13 +49,7 @@ export function webhookRoutes(services: Services): express.Router {
     async (req: Request, res: Response) => {
       const body: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
       const now = clock.now();
-      const headers: SignatureHeaders = {
-        'webhook-id': header(req, 'webhook-id'),
-        'webhook-timestamp': header(req, 'webhook-timestamp'),
-        'webhook-signature': header(req, 'webhook-signature'),
-        'x-signature': header(req, 'x-signature'),
-      };
-      const verified = verifySignature(headers, body, config.webhookSecrets, now);
+      const verified = verifySignature(signatureHeaders(req), body, config.webhookSecrets, now);
       if (!verified.ok) {
         log.warn({ refusal: verified.code, ip: req.ip }, 'webhook refused');
         throw new ArbiterError(verified.code, verified.message, { status: verified.status });

@@ -183,4 +183,65 @@ describe('POST /webhook/billing', () => {
     const text = await postWebhook(app.url, body, { ...standardHeaders(WEBHOOK_SECRET, body), 'content-type': 'text/plain' });
     assert.deepEqual([text.status, text.json.error?.details], [415, null]);
   });
+
+  test('a signature header that cannot be read is 400; a readable one that does not match is 401', async () => {
+    const id = sub();
+    const body = eventBody({ subscription_id: id });
+    const std = standardHeaders(WEBHOOK_SECRET, body);
+    const unreadable = [
+      { ...legacyHeaders(WEBHOOK_SECRET, body), 'x-signature': 'sha256=zz' },
+      { ...legacyHeaders(WEBHOOK_SECRET, body), 'x-signature': 'not a signature at all' },
+      { ...std, 'webhook-signature': 'garbage' },
+      { ...std, 'webhook-signature': 'v1, ,' },
+      { ...std, 'webhook-id': 'has spaces in it' },
+    ];
+    for (const headers of unreadable) {
+      const res = await postWebhook(app.url, body, headers);
+      assert.deepEqual([res.status, res.json.error?.code], [400, 'webhook_malformed'], JSON.stringify(headers));
+    }
+    const wrong = [
+      { ...std, 'webhook-signature': wrongSignature },
+      { ...std, 'webhook-signature': std['webhook-signature']!.replace('v1,', 'v2,') },
+      legacyHeaders(WEBHOOK_SECRET, body.replace('Ada', 'Eve')),
+    ];
+    for (const headers of wrong) {
+      const res = await postWebhook(app.url, body, headers);
+      assert.deepEqual([res.status, res.json.error?.code], [401, 'webhook_bad_signature'], JSON.stringify(headers));
+    }
+    assert.equal(events(id).length, 0);
+  });
+
+  test('several webhook-signature headers: one that matches is enough, in whichever order', async () => {
+    for (const order of ['right first', 'wrong first', 'folded into one line']) {
+      const id = sub();
+      const body = eventBody({ subscription_id: id });
+      const headers = standardHeaders(WEBHOOK_SECRET, body);
+      const right = headers['webhook-signature']!;
+      const signatures = { 'right first': [right, wrongSignature], 'wrong first': [wrongSignature, right], 'folded into one line': `${right}, ${wrongSignature}` }[order]!;
+      const res = await postRaw(app.url, body, { ...headers, 'webhook-signature': signatures });
+      assert.deepEqual([res.status, res.json], [200, { status: 'accepted' }], order);
+      assert.equal(subscription(id)?.status, 'active', order);
+    }
+    const body = eventBody({ subscription_id: sub() });
+    const none = await postRaw(app.url, body, { ...standardHeaders(WEBHOOK_SECRET, body), 'webhook-signature': [wrongSignature, wrongSignature] });
+    assert.deepEqual([none.status, none.json.error?.code], [401, 'webhook_bad_signature']);
+  });
+
+  test('a webhook-id, webhook-timestamp or x-signature sent twice is malformed (400), even when both copies agree', async () => {
+    const id = sub();
+    const body = eventBody({ subscription_id: id });
+    const std = standardHeaders(WEBHOOK_SECRET, body);
+    const legacy = legacyHeaders(WEBHOOK_SECRET, body);
+    const twice = (value: string) => [value, value];
+    const cases = {
+      'webhook-id': { ...std, 'webhook-id': twice(std['webhook-id']!) },
+      'webhook-timestamp': { ...std, 'webhook-timestamp': twice(std['webhook-timestamp']!) },
+      'x-signature': { ...legacy, 'x-signature': twice(legacy['x-signature']!) },
+    };
+    for (const [name, headers] of Object.entries(cases)) {
+      const res = await postRaw(app.url, body, headers);
+      assert.deepEqual([res.status, res.json.error?.code], [400, 'webhook_malformed'], name);
+    }
+    assert.equal(events(id).length, 0);
+  });
 });
