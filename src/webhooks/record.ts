@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { ArbiterError, errorBody } from '../errors.js';
 import type { Services } from '../services.js';
 import { applyEvent } from './apply.js';
-import { SETS_TIER, type ParsedBody } from './payload.js';
+import { SETS_TIER, tierOf, type ParsedBody } from './payload.js';
 import type { Verification } from './signature.js';
 import type { DedupeBy, Outcome } from './store.js';
 
@@ -41,12 +41,14 @@ function eventTime({ verified, parsed, receivedAt }: Delivery): string {
   return receivedAt.toISOString();
 }
 
+/** Every problem at once: the payload's own, and a tier that roles.json does not name. */
 function problems(services: Pick<Services, 'config'>, parsed: Delivery['parsed']): string[] {
-  if (parsed.kind === 'invalid') return parsed.errors;
-  if (parsed.kind === 'event' && SETS_TIER.has(parsed.event.event) && !services.config.tiers[parsed.event.tier]) {
-    return [`tier: "${parsed.event.tier}" is not a tier in roles.json (known: ${Object.keys(services.config.tiers).join(', ')})`];
-  }
-  return [];
+  if (parsed.kind === 'unknown') return [];
+  const own = parsed.kind === 'invalid' ? parsed.errors : [];
+  const type = parsed.kind === 'event' ? parsed.event.event : parsed.eventType;
+  const tier = tierOf(parsed.value);
+  if (type === null || !SETS_TIER.has(type) || tier === undefined || services.config.tiers[tier]) return own;
+  return [...own, `tier: "${tier}" is not a tier in roles.json (known: ${Object.keys(services.config.tiers).join(', ')})`];
 }
 
 function invalidBody(errors: string[]) {

@@ -244,4 +244,25 @@ describe('POST /webhook/billing', () => {
     }
     assert.equal(events(id).length, 0);
   });
+
+  test('one 422 lists the payload problems and an unknown tier together', async () => {
+    const id = sub();
+    const body = JSON.stringify({ event: 'subscription.created', customer_email: 'not-an-email', tier: 'Platinum', subscription_id: id });
+    const res = await postWebhook(app.url, body, standardHeaders(WEBHOOK_SECRET, body));
+    assert.equal(res.status, 422);
+    const details = res.json.error?.details ?? [];
+    assert.equal(details.length, 2, details.join('; '));
+    assert.ok(details.some((d) => d.startsWith('customer_email')));
+    assert.ok(details.some((d) => d.startsWith('tier') && d.includes('platinum')));
+  });
+
+  test('a payload invalid in itself is a final 422: its retry gets the same answer and is not evaluated again', async () => {
+    const id = sub();
+    const body = JSON.stringify({ event: 'subscription.created', customer_email: 'not-an-email', tier: 'awakened', subscription_id: id });
+    const headers = standardHeaders(WEBHOOK_SECRET, body);
+    const first = await postWebhook(app.url, body, headers);
+    const retry = await postWebhook(app.url, body, headers);
+    assert.deepEqual([retry.status, retry.json], [422, first.json]);
+    assert.deepEqual(events(id).map((e) => e.outcome), ['invalid']);
+  });
 });
