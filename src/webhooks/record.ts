@@ -41,18 +41,26 @@ function eventTime({ verified, parsed, receivedAt }: Delivery): string {
   return receivedAt.toISOString();
 }
 
-/** Every problem at once: the payload's own, and a tier that roles.json does not name. */
-function problems(services: Pick<Services, 'config'>, parsed: Delivery['parsed']): string[] {
-  if (parsed.kind === 'unknown') return [];
+/**
+ * Every problem at once. The payload's own problems are final; what only the configuration does not know (a tier
+ * missing from roles.json) may be fixed by an admin, so a retry of that delivery is evaluated again.
+ */
+function problems(services: Pick<Services, 'config'>, parsed: Delivery['parsed']): { own: string[]; configuration: string[] } {
+  if (parsed.kind === 'unknown') return { own: [], configuration: [] };
   const own = parsed.kind === 'invalid' ? parsed.errors : [];
   const type = parsed.kind === 'event' ? parsed.event.event : parsed.eventType;
   const tier = tierOf(parsed.value);
-  if (type === null || !SETS_TIER.has(type) || tier === undefined || services.config.tiers[tier]) return own;
-  return [...own, `tier: "${tier}" is not a tier in roles.json (known: ${Object.keys(services.config.tiers).join(', ')})`];
+  if (type === null || !SETS_TIER.has(type) || tier === undefined || services.config.tiers[tier]) return { own, configuration: [] };
+  return { own, configuration: [`tier: "${tier}" is not a tier in roles.json (known: ${Object.keys(services.config.tiers).join(', ')})`] };
 }
 
-function invalidBody(errors: string[]) {
-  return errorBody(new ArbiterError('webhook_invalid', 'the payload is signed but not valid; it was kept for admins to see', { details: errors }));
+const REFUSAL_MESSAGES: Record<'invalid' | 'refused', string> = {
+  invalid: 'the payload is signed but not valid; it was kept for admins to see',
+  refused: 'the payload names what the configuration does not know; it was kept for admins to see, and a retry is evaluated again',
+};
+
+function invalidBody(outcome: 'invalid' | 'refused', errors: string[]) {
+  return errorBody(new ArbiterError('webhook_invalid', REFUSAL_MESSAGES[outcome], { details: errors }));
 }
 
 export function recordDelivery(services: Services, delivery: Delivery): DeliveryAnswer {
@@ -64,15 +72,17 @@ export function recordDelivery(services: Services, delivery: Delivery): Delivery
   const earlier = services.webhookEvents.findDuplicate(key.id, key.dedupe, delivery.receivedAt);
   if (earlier) {
     return earlier.outcome === 'invalid'
-      ? { ...base, status: 422, outcome: 'duplicate', body: invalidBody(JSON.parse(earlier.errors ?? '[]') as string[]) }
+      ? { ...base, status: 422, outcome: 'duplicate', body: invalidBody('invalid', JSON.parse(earlier.errors ?? '[]') as string[]) }
       : { ...base, status: 200, outcome: 'duplicate', body: { status: 'duplicate' } };
   }
 
-  const errors = problems(services, parsed);
+  const { own, configuration } = problems(services, parsed);
+  const errors = [...own, ...configuration];
   const receivedAt = delivery.receivedAt.toISOString();
   const event = parsed.kind === 'event' ? parsed.event : undefined;
   let outcome: Outcome;
-  if (errors.length > 0) outcome = 'invalid';
+  if (own.length > 0) outcome = 'invalid';
+  else if (configuration.length > 0) outcome = 'refused';
   else if (!event) outcome = 'ignored';
   else outcome = applyEvent(services, event, eventTime(delivery), receivedAt);
 
@@ -89,6 +99,6 @@ export function recordDelivery(services: Services, delivery: Delivery): Delivery
     outcome,
     errors: errors.length > 0 ? JSON.stringify(errors) : null,
   });
-  if (outcome === 'invalid') return { ...base, status: 422, outcome, body: invalidBody(errors) };
+  if (outcome === 'invalid' || outcome === 'refused') return { ...base, status: 422, outcome, body: invalidBody(outcome, errors) };
   return { ...base, status: 200, outcome, body: { status: outcome === 'ignored' ? 'ignored' : 'accepted' } };
 }

@@ -266,3 +266,38 @@ describe('POST /webhook/billing', () => {
     assert.deepEqual(events(id).map((e) => e.outcome), ['invalid']);
   });
 });
+
+describe('a delivery refused for a configuration reason is evaluated again when retried', () => {
+  test('an unknown tier is 422 until roles.json names it; after a restart on the same data the same delivery is accepted', async () => {
+    const dir = tempDir();
+    let app = await startTestServer(testConfig(dir.path));
+    try {
+      const bodies = {
+        standard: eventBody({ subscription_id: 'sub_platinum_s', tier: 'platinum' }),
+        legacy: eventBody({ subscription_id: 'sub_platinum_l', tier: 'platinum' }),
+      };
+      const headers = { standard: standardHeaders(WEBHOOK_SECRET, bodies.standard), legacy: legacyHeaders(WEBHOOK_SECRET, bodies.legacy) };
+      for (const scheme of ['standard', 'legacy'] as const) {
+        for (let attempt = 1; attempt <= 2; attempt++) {
+          const res = await postWebhook(app.url, bodies[scheme], headers[scheme]);
+          assert.equal(res.status, 422, `${scheme} attempt ${attempt}`);
+          assert.match(res.json.error?.details?.[0] ?? '', /platinum/);
+        }
+      }
+      await app.stop();
+      app = await startTestServer(testConfig(dir.path, {}, { ...TIERS, platinum: ['1100000000000000003'] }));
+      for (const scheme of ['standard', 'legacy'] as const) {
+        const res = await postWebhook(app.url, bodies[scheme], headers[scheme]);
+        assert.deepEqual([res.status, res.json], [200, { status: 'accepted' }], scheme);
+        assert.deepEqual((await postWebhook(app.url, bodies[scheme], headers[scheme])).json, { status: 'duplicate' }, scheme);
+      }
+      const outcomes = app.services.db.prepare(`SELECT outcome FROM webhook_events WHERE subscription_id = ? ORDER BY id`).pluck();
+      assert.deepEqual(outcomes.all('sub_platinum_s'), ['refused', 'refused', 'applied']);
+      assert.deepEqual(outcomes.all('sub_platinum_l'), ['refused', 'refused', 'applied']);
+      assert.equal(app.services.subscriptions.get('sub_platinum_s')?.tier, 'platinum');
+    } finally {
+      await app.stop();
+      dir.remove();
+    }
+  });
+});
