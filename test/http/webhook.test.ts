@@ -301,3 +301,40 @@ describe('a delivery refused for a configuration reason is evaluated again when 
     }
   });
 });
+
+describe('the webhook rate limit counts failed signatures only', () => {
+  async function withServer(run: (app: RunningServer) => Promise<void>) {
+    const dir = tempDir();
+    const app = await startTestServer(testConfig(dir.path));
+    try {
+      await run(app);
+    } finally {
+      await app.stop();
+      dir.remove();
+    }
+  }
+
+  test('a sender who got many 422s can still deliver valid events', () =>
+    withServer(async (app) => {
+      for (let i = 0; i < 130; i++) {
+        const body = JSON.stringify({ event: 'subscription.created', subscription_id: `sub_incomplete_${i}` });
+        assert.equal((await postWebhook(app.url, body, standardHeaders(WEBHOOK_SECRET, body))).status, 422, `delivery ${i}`);
+      }
+      const body = eventBody({ subscription_id: 'sub_after_422s' });
+      assert.deepEqual((await postWebhook(app.url, body, standardHeaders(WEBHOOK_SECRET, body))).json, { status: 'accepted' });
+    }));
+
+  test('after many failed signatures the next failure is 429, but a signed delivery from the same address is accepted', () =>
+    withServer(async (app) => {
+      const forged = 'whsec_' + Buffer.alloc(32, 3).toString('base64');
+      const statuses = new Set<number>();
+      for (let i = 0; i < 130; i++) {
+        const body = eventBody({ subscription_id: `sub_forged_${i}` });
+        statuses.add((await postWebhook(app.url, body, standardHeaders(forged, body))).status);
+      }
+      assert.deepEqual([...statuses].sort(), [401, 429]);
+      const body = eventBody({ subscription_id: 'sub_signed' });
+      assert.deepEqual((await postWebhook(app.url, body, standardHeaders(WEBHOOK_SECRET, body))).json, { status: 'accepted' });
+      assert.deepEqual((await postWebhook(app.url, body, legacyHeaders(WEBHOOK_SECRET, body))).json, { status: 'accepted' });
+    }));
+});
