@@ -119,7 +119,7 @@ export const migrations: Migration[] = [
   },
   {
     version: 3,
-    name: 'refused webhook deliveries are evaluated again when retried',
+    name: 'refused webhook deliveries are evaluated again when retried; subscriptions keep their latest occurred_at',
     // SQLite changes a CHECK only by rebuilding the table; the indexes are made again on the new one.
     sql: `
       CREATE TABLE webhook_events_v3 (
@@ -144,6 +144,11 @@ export const migrations: Migration[] = [
       CREATE UNIQUE INDEX webhook_events_delivery ON webhook_events (delivery_id) WHERE dedupe <> 'body-sha256' AND outcome <> 'refused';
       CREATE INDEX webhook_events_body ON webhook_events (delivery_id, received_at) WHERE dedupe = 'body-sha256';
       CREATE INDEX webhook_events_subscription ON webhook_events (subscription_id, received_at);
+
+      -- Only an event's occurred_at orders it; the webhook-timestamp or arrival kept in last_event_at may be a retry's.
+      ALTER TABLE subscriptions ADD COLUMN last_occurred_at TEXT;
+      UPDATE subscriptions SET last_occurred_at = (SELECT MAX(e.occurred_at) FROM webhook_events e
+        WHERE e.subscription_id = subscriptions.subscription_id AND e.outcome = 'applied');
     `,
   },
 ];

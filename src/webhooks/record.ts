@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { ArbiterError, errorBody } from '../errors.js';
 import type { Services } from '../services.js';
 import { applyEvent } from './apply.js';
+import { orderTime } from './transition.js';
 import { SETS_TIER, tierOf, type ParsedBody } from './payload.js';
 import type { Verification } from './signature.js';
 import type { DedupeBy, Outcome } from './store.js';
@@ -32,13 +33,6 @@ function deliveryKey({ verified, parsed, body }: Delivery): { id: string; dedupe
   const eventId = parsed.value.event_id;
   if (typeof eventId === 'string' && eventId.length > 0) return { id: `event:${eventId}`, dedupe: 'event-id' };
   return { id: `sha256:${createHash('sha256').update(body).digest('hex')}`, dedupe: 'body-sha256' };
-}
-
-/** When the event happened: its occurred_at, else the signed timestamp, else when it arrived. */
-function eventTime({ verified, parsed, receivedAt }: Delivery): string {
-  if (parsed.kind === 'event' && parsed.event.occurred_at) return new Date(parsed.event.occurred_at).toISOString();
-  if (verified.scheme === 'standard') return new Date(verified.timestamp * 1000).toISOString();
-  return receivedAt.toISOString();
 }
 
 /**
@@ -80,11 +74,13 @@ export function recordDelivery(services: Services, delivery: Delivery): Delivery
   const errors = [...own, ...configuration];
   const receivedAt = delivery.receivedAt.toISOString();
   const event = parsed.kind === 'event' ? parsed.event : undefined;
+  // Only occurred_at orders events: a webhook-timestamp or an arrival time may be a retry's, long after the event.
+  const order = orderTime(event?.occurred_at, delivery.receivedAt);
   let outcome: Outcome;
   if (own.length > 0) outcome = 'invalid';
   else if (configuration.length > 0) outcome = 'refused';
   else if (!event) outcome = 'ignored';
-  else outcome = applyEvent(services, event, eventTime(delivery), receivedAt);
+  else outcome = applyEvent(services, event, order, receivedAt);
 
   const subscriptionId = parsed.value.subscription_id;
   services.webhookEvents.insert({
@@ -95,7 +91,7 @@ export function recordDelivery(services: Services, delivery: Delivery): Delivery
     subscription_id: typeof subscriptionId === 'string' ? subscriptionId.slice(0, 200) : null,
     payload: delivery.body.toString('utf8'),
     received_at: receivedAt,
-    occurred_at: event?.occurred_at ? new Date(event.occurred_at).toISOString() : null,
+    occurred_at: order.at,
     outcome,
     errors: errors.length > 0 ? JSON.stringify(errors) : null,
   });

@@ -49,7 +49,7 @@ describe('POST /webhook/billing', () => {
   });
 
   const events = (subscriptionId: string) =>
-    app.services.db.prepare('SELECT * FROM webhook_events WHERE subscription_id = ? ORDER BY id').all(subscriptionId) as { outcome: string; errors: string | null }[];
+    app.services.db.prepare('SELECT * FROM webhook_events WHERE subscription_id = ? ORDER BY id').all(subscriptionId) as { outcome: string; errors: string | null; occurred_at: string | null }[];
   const subscription = (id: string) => app.services.subscriptions.get(id);
   const jobKinds = (key: string) => app.services.db.prepare('SELECT kind FROM jobs WHERE key = ? ORDER BY id').pluck().all(key) as string[];
   const mailsTo = (email: string) => smtp.messages.filter((m) => m.to === email).length;
@@ -264,6 +264,82 @@ describe('POST /webhook/billing', () => {
     const retry = await postWebhook(app.url, body, headers);
     assert.deepEqual([retry.status, retry.json], [422, first.json]);
     assert.deepEqual(events(id).map((e) => e.outcome), ['invalid']);
+  });
+
+  test('a created that arrives after the cancel of an unknown subscription does not activate it (no occurred_at, both schemes)', async () => {
+    for (const [scheme, sign] of Object.entries(schemes)) {
+      const id = sub();
+      const email = `late-${id}@example.com`;
+      const cancelled = eventBody({ subscription_id: id, customer_email: email, event: 'subscription.cancelled' });
+      const created = eventBody({ subscription_id: id, customer_email: email });
+      assert.deepEqual((await postWebhook(app.url, cancelled, sign(cancelled))).json, { status: 'accepted' }, scheme);
+      assert.deepEqual((await postWebhook(app.url, created, sign(created))).json, { status: 'accepted' }, scheme);
+      assert.equal(subscription(id)?.status, 'cancelled', scheme);
+      assert.deepEqual(jobKinds(id), [], scheme);
+      assert.deepEqual(events(id).map((e) => e.outcome), ['applied', 'stale'], scheme);
+    }
+    await app.services.worker.idle();
+    assert.equal(smtp.messages.filter((m) => m.to.startsWith('late-')).length, 0);
+  });
+
+  test('a created sent again after a cancel emails nothing and grants no role (no occurred_at, both schemes, linked or not)', async () => {
+    let discordIds = 700000000000000000n;
+    for (const [scheme, sign] of Object.entries(schemes)) {
+      for (const linked of [false, true]) {
+        const what = `${scheme}, ${linked ? 'linked' : 'not linked'}`;
+        const id = sub();
+        const email = `again-${id}@example.com`;
+        const discordId = String(++discordIds);
+        const created = eventBody({ subscription_id: id, customer_email: email });
+        const cancelled = eventBody({ subscription_id: id, customer_email: email, event: 'subscription.cancelled' });
+        assert.deepEqual((await postWebhook(app.url, created, sign(created))).json, { status: 'accepted' }, what);
+        await smtp.mailTo(email);
+        if (linked) app.services.subscriptions.link(id, discordId, new Date().toISOString());
+        assert.deepEqual((await postWebhook(app.url, cancelled, sign(cancelled))).json, { status: 'accepted' }, what);
+        // Sent again as a new delivery: a new webhook-id, or for a legacy body without event_id, after its hash's 24 h.
+        if (scheme === 'legacy') clock.aheadMs = 25 * 3_600_000;
+        let again;
+        try {
+          again = await postWebhook(app.url, created, sign(created));
+        } finally {
+          clock.aheadMs = 0;
+        }
+        assert.deepEqual(again.json, { status: 'accepted' }, what);
+        assert.equal(subscription(id)?.status, 'cancelled', what);
+        assert.deepEqual(events(id).map((e) => e.outcome), ['applied', 'applied', 'stale'], what);
+        assert.deepEqual(jobKinds(id), ['link_email'], what);
+        assert.deepEqual([...desiredFor(app.services, discordId)], [], what);
+        await app.services.worker.idle();
+        assert.equal(mailsTo(email), 1, what);
+      }
+    }
+  });
+
+  test('only resumed makes a cancelled subscription active again, and then a link is emailed', async () => {
+    const id = sub();
+    const email = `resumed-${id}@example.com`;
+    for (const event of ['subscription.cancelled', 'subscription.created', 'subscription.resumed']) {
+      const body = eventBody({ subscription_id: id, customer_email: email, event });
+      assert.deepEqual((await postWebhook(app.url, body, standardHeaders(WEBHOOK_SECRET, body))).json, { status: 'accepted' }, event);
+    }
+    assert.deepEqual(events(id).map((e) => e.outcome), ['applied', 'stale', 'applied']);
+    assert.equal(subscription(id)?.status, 'active');
+    assert.deepEqual(jobKinds(id), ['link_email']);
+    await smtp.mailTo(email);
+  });
+
+  test('an occurred_at far in the future does not freeze the subscription: a later cancel applies', async () => {
+    for (const cancelHasTime of [false, true]) {
+      const id = sub();
+      const future = new Date(Date.now() + 24 * 3_600_000).toISOString();
+      const created = eventBody({ subscription_id: id, occurred_at: future });
+      assert.deepEqual((await postWebhook(app.url, created, standardHeaders(WEBHOOK_SECRET, created))).json, { status: 'accepted' });
+      const cancelled = eventBody({ subscription_id: id, event: 'subscription.cancelled', ...(cancelHasTime ? { occurred_at: new Date().toISOString() } : {}) });
+      assert.deepEqual((await postWebhook(app.url, cancelled, standardHeaders(WEBHOOK_SECRET, cancelled))).json, { status: 'accepted' });
+      assert.equal(subscription(id)?.status, 'cancelled', `cancel ${cancelHasTime ? 'with' : 'without'} occurred_at`);
+      assert.deepEqual(events(id).map((e) => e.outcome), ['applied', 'applied']);
+      assert.ok(events(id)[0]!.occurred_at! < future, 'the time kept is the arrival, not the one sent');
+    }
   });
 });
 

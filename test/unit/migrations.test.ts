@@ -5,7 +5,7 @@ import { migrate, openDatabase } from '../../src/db/open.js';
 import { migrations } from '../../src/db/migrations.js';
 import { tempDir } from '../support/config.js';
 
-test('migration 3 keeps every delivery and index, allows the outcome "refused"', () => {
+test('migration 3 keeps every delivery and index, allows the outcome "refused", and backfills the order mark', () => {
   const dir = tempDir();
   const db = openDatabase(join(dir.path, 'arbiter.db'), migrations.filter((m) => m.version <= 2));
   try {
@@ -26,6 +26,9 @@ test('migration 3 keeps every delivery and index, allows the outcome "refused"',
     assert.deepEqual(db.prepare('SELECT * FROM webhook_events ORDER BY id').all(), before);
     const indexes = db.prepare(`SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'webhook_events' AND sql IS NOT NULL ORDER BY name`).pluck().all();
     assert.deepEqual(indexes, ['webhook_events_body', 'webhook_events_delivery', 'webhook_events_subscription']);
+    const mark = db.prepare('SELECT last_occurred_at FROM subscriptions WHERE subscription_id = ?').pluck();
+    assert.equal(mark.get('sub_a'), '2026-01-03T00:00:00.000Z', 'the newest applied occurred_at; a stale one does not count');
+    assert.equal(mark.get('sub_b'), null);
 
     // A refused delivery may come again; any other outcome claims its id.
     insertEvent.run({ id: 'msg_5', dedupe: 'webhook-id', sub: 'sub_c', occurred: null, outcome: 'refused' });
