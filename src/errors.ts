@@ -67,7 +67,7 @@ export function isArbiterError(err: unknown): err is ArbiterError {
   return err instanceof ArbiterError;
 }
 
-/** The body every error answer has: `{"error": {"code", "message", "details"?}}`. */
-export function errorBody(err: ArbiterError): { error: { code: ErrorCode; message: string; details?: unknown } } {
-  return { error: { code: err.code, message: err.message, ...(err.details === undefined ? {} : { details: err.details }) } };
+/** The body every error answer has: `{"error": {"code", "message", "details"}}`, details null when there is nothing more. */
+export function errorBody(err: ArbiterError): { error: { code: ErrorCode; message: string; details: unknown } } {
+  return { error: { code: err.code, message: err.message, details: err.details ?? null } };
 }

@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { Router, type Request } from 'express';
 import { databaseHealthy } from './db/open.js';
+import type { BotHealth } from './discord/bot.js';
 import type { ProtocolCheck } from './http/forwarded-proto.js';
 import { isLoopback } from './net/loopback.js';
 import { equalSecret } from './secure-compare.js';
@@ -34,9 +35,12 @@ export function healthRoutes(services: Services, protocol: Pick<ProtocolCheck, '
       }
       answer.details = {
         discord: bot ?? { status: 'not configured' },
+        // A sign-in refused because of DISCORD_CLIENT_ID/SECRET: the bot may be fine while every link fails.
+        oauth: services.oauth.lastConfigProblem,
         ghost: services.config.ghost ? 'configured' : 'off',
         email: services.mailer.describe(),
         jobs,
+        paused: services.worker.pauses(),
         http: { trustProxy: services.config.trustProxy, problem: protocol.problem() },
       };
     }
@@ -54,11 +58,11 @@ const DISCORD_STATES: Record<string, string> = {
 };
 
 /** The bot's health in one word: which roles are in trouble is for the details only. */
-function discordState(health: Record<string, unknown> | undefined): string {
+function discordState(health: BotHealth | undefined): string {
   if (!health) return 'not configured';
-  const state = DISCORD_STATES[String(health.status)] ?? 'unknown';
-  const problems = Array.isArray(health.problems) && health.problems.length > 0;
-  return state === 'ok' && problems ? 'degraded' : state;
+  if (health.token === 'rejected') return 'down';
+  const state = DISCORD_STATES[health.status] ?? 'unknown';
+  return state === 'ok' && health.problems.length > 0 ? 'degraded' : state;
 }
 
 function mayReadDetails(req: Request, metricsToken: string | null): boolean {

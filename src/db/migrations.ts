@@ -118,6 +118,40 @@ export const migrations: Migration[] = [
     `,
   },
   {
+    version: 3,
+    name: 'refused webhook deliveries are evaluated again when retried; subscriptions keep their latest occurred_at',
+    // SQLite changes a CHECK only by rebuilding the table; the indexes are made again on the new one.
+    sql: `
+      CREATE TABLE webhook_events_v3 (
+        id INTEGER PRIMARY KEY,
+        delivery_id TEXT NOT NULL,
+        dedupe TEXT NOT NULL CHECK (dedupe IN ('webhook-id', 'event-id', 'body-sha256')),
+        scheme TEXT NOT NULL CHECK (scheme IN ('standard', 'legacy')),
+        type TEXT,
+        subscription_id TEXT,
+        payload TEXT NOT NULL,
+        received_at TEXT NOT NULL,
+        occurred_at TEXT,
+        -- refused: signed and valid, but naming what the configuration does not know (a tier not in roles.json).
+        outcome TEXT NOT NULL CHECK (outcome IN ('applied', 'stale', 'ignored', 'invalid', 'refused')),
+        errors TEXT
+      );
+      INSERT INTO webhook_events_v3 (id, delivery_id, dedupe, scheme, type, subscription_id, payload, received_at, occurred_at, outcome, errors)
+        SELECT id, delivery_id, dedupe, scheme, type, subscription_id, payload, received_at, occurred_at, outcome, errors FROM webhook_events;
+      DROP TABLE webhook_events;
+      ALTER TABLE webhook_events_v3 RENAME TO webhook_events;
+      -- A refused delivery may be sent again, and each attempt is kept: only the other outcomes claim its id.
+      CREATE UNIQUE INDEX webhook_events_delivery ON webhook_events (delivery_id) WHERE dedupe <> 'body-sha256' AND outcome <> 'refused';
+      CREATE INDEX webhook_events_body ON webhook_events (delivery_id, received_at) WHERE dedupe = 'body-sha256';
+      CREATE INDEX webhook_events_subscription ON webhook_events (subscription_id, received_at);
+
+      -- Only an event's occurred_at orders it; the webhook-timestamp or arrival kept in last_event_at may be a retry's.
+      ALTER TABLE subscriptions ADD COLUMN last_occurred_at TEXT;
+      UPDATE subscriptions SET last_occurred_at = (SELECT MAX(e.occurred_at) FROM webhook_events e
+        WHERE e.subscription_id = subscriptions.subscription_id AND e.outcome = 'applied');
+    `,
+  },
+  {
     version: 4,
     name: 'why a link token was revoked',
     sql: `

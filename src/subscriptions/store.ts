@@ -10,15 +10,18 @@ export interface Subscription {
   status: SubscriptionStatus;
   discord_id: string | null;
   linked_at: string | null;
+  /** When the last applied event happened, as far as known: its occurred_at, else its arrival. */
   last_event_at: string;
+  /** The latest occurred_at of the applied events, which orders the next ones; null while none carried one. */
+  last_occurred_at: string | null;
   created_at: string;
   updated_at: string;
 }
 
 export interface SubscriptionStore {
   get(subscriptionId: string): Subscription | undefined;
-  /** Creates or replaces the billing-side fields; keeps the Discord link. */
-  save(s: Omit<Subscription, 'discord_id' | 'linked_at' | 'created_at'>): void;
+  /** Creates or replaces the billing-side fields; keeps the Discord link. The order mark only moves forward. */
+  save(s: Omit<Subscription, 'discord_id' | 'linked_at' | 'created_at' | 'last_occurred_at'> & { last_occurred_at?: string | null }): void;
   link(subscriptionId: string, discordId: string, at: string): void;
   byDiscordId(discordId: string): Subscription[];
   byEmail(email: string): Subscription[];
@@ -28,17 +31,19 @@ export interface SubscriptionStore {
 export function createSubscriptionStore(db: Db): SubscriptionStore {
   const get = db.prepare('SELECT * FROM subscriptions WHERE subscription_id = ?');
   const save = db.prepare(`INSERT INTO subscriptions
-      (subscription_id, email, name, tier, status, last_event_at, created_at, updated_at)
-    VALUES (@subscription_id, @email, @name, @tier, @status, @last_event_at, @updated_at, @updated_at)
+      (subscription_id, email, name, tier, status, last_event_at, last_occurred_at, created_at, updated_at)
+    VALUES (@subscription_id, @email, @name, @tier, @status, @last_event_at, @last_occurred_at, @updated_at, @updated_at)
     ON CONFLICT (subscription_id) DO UPDATE SET email = excluded.email, name = excluded.name, tier = excluded.tier,
-      status = excluded.status, last_event_at = excluded.last_event_at, updated_at = excluded.updated_at`);
+      status = excluded.status, last_event_at = excluded.last_event_at, updated_at = excluded.updated_at,
+      last_occurred_at = CASE WHEN last_occurred_at IS NULL OR excluded.last_occurred_at > last_occurred_at
+        THEN excluded.last_occurred_at ELSE last_occurred_at END`);
   const link = db.prepare('UPDATE subscriptions SET discord_id = ?, linked_at = ?, updated_at = ? WHERE subscription_id = ?');
   const byDiscord = db.prepare('SELECT * FROM subscriptions WHERE discord_id = ? ORDER BY created_at');
   const byEmail = db.prepare('SELECT * FROM subscriptions WHERE email = ? COLLATE NOCASE ORDER BY created_at');
   const linked = db.prepare('SELECT DISTINCT discord_id FROM subscriptions WHERE discord_id IS NOT NULL ORDER BY discord_id').pluck();
   return {
     get: (id) => get.get(id) as Subscription | undefined,
-    save: (s) => void save.run(s),
+    save: (s) => void save.run({ last_occurred_at: null, ...s }),
     link: (id, discordId, at) => void link.run(discordId, at, at, id),
     byDiscordId: (discordId) => byDiscord.all(discordId) as Subscription[],
     byEmail: (email) => byEmail.all(email) as Subscription[],

@@ -41,7 +41,7 @@ export type BillingEvent = z.infer<typeof BillingEvent>;
 export type ParsedBody =
   | { kind: 'malformed'; message: string }
   | { kind: 'unknown'; eventType: string; value: Record<string, unknown> }
-  | { kind: 'invalid'; eventType: string | null; errors: string[]; value: Record<string, unknown> }
+  | { kind: 'invalid'; eventType: EventType | null; errors: string[]; value: Record<string, unknown> }
   | { kind: 'event'; event: BillingEvent; value: Record<string, unknown> };
 
 export function parseBody(raw: Buffer): ParsedBody {
@@ -63,10 +63,16 @@ export function parseBody(raw: Buffer): ParsedBody {
   if (!parsed.success) {
     return {
       kind: 'invalid',
-      eventType,
+      eventType: eventType as EventType | null,
       value: record,
       errors: parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`),
     };
   }
   return { kind: 'event', event: parsed.data, value: record };
+}
+
+/** The tier a body names, as the schema reads it, even when other fields are invalid; undefined when it names none. */
+export function tierOf(value: Record<string, unknown>): string | undefined {
+  const tier = BillingEvent.shape.tier.safeParse(value.tier);
+  return tier.success ? tier.data : undefined;
 }

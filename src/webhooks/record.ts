@@ -7,7 +7,8 @@ import { createHash } from 'node:crypto';
 import { ArbiterError, errorBody } from '../errors.js';
 import type { Services } from '../services.js';
 import { applyEvent } from './apply.js';
-import { SETS_TIER, type ParsedBody } from './payload.js';
+import { orderTime } from './transition.js';
+import { SETS_TIER, tierOf, type ParsedBody } from './payload.js';
 import type { Verification } from './signature.js';
 import type { DedupeBy, Outcome } from './store.js';
 
@@ -34,23 +35,26 @@ function deliveryKey({ verified, parsed, body }: Delivery): { id: string; dedupe
   return { id: `sha256:${createHash('sha256').update(body).digest('hex')}`, dedupe: 'body-sha256' };
 }
 
-/** When the event happened: its occurred_at, else the signed timestamp, else when it arrived. */
-function eventTime({ verified, parsed, receivedAt }: Delivery): string {
-  if (parsed.kind === 'event' && parsed.event.occurred_at) return new Date(parsed.event.occurred_at).toISOString();
-  if (verified.scheme === 'standard') return new Date(verified.timestamp * 1000).toISOString();
-  return receivedAt.toISOString();
+/**
+ * Every problem at once. The payload's own problems are final; what only the configuration does not know (a tier
+ * missing from roles.json) may be fixed by an admin, so a retry of that delivery is evaluated again.
+ */
+function problems(services: Pick<Services, 'config'>, parsed: Delivery['parsed']): { own: string[]; configuration: string[] } {
+  if (parsed.kind === 'unknown') return { own: [], configuration: [] };
+  const own = parsed.kind === 'invalid' ? parsed.errors : [];
+  const type = parsed.kind === 'event' ? parsed.event.event : parsed.eventType;
+  const tier = tierOf(parsed.value);
+  if (type === null || !SETS_TIER.has(type) || tier === undefined || services.config.tiers[tier]) return { own, configuration: [] };
+  return { own, configuration: [`tier: "${tier}" is not a tier in roles.json (known: ${Object.keys(services.config.tiers).join(', ')})`] };
 }
 
-function problems(services: Pick<Services, 'config'>, parsed: Delivery['parsed']): string[] {
-  if (parsed.kind === 'invalid') return parsed.errors;
-  if (parsed.kind === 'event' && SETS_TIER.has(parsed.event.event) && !services.config.tiers[parsed.event.tier]) {
-    return [`tier: "${parsed.event.tier}" is not a tier in roles.json (known: ${Object.keys(services.config.tiers).join(', ')})`];
-  }
-  return [];
-}
+const REFUSAL_MESSAGES: Record<'invalid' | 'refused', string> = {
+  invalid: 'the payload is signed but not valid; it was kept for admins to see',
+  refused: 'the payload names what the configuration does not know; it was kept for admins to see, and a retry is evaluated again',
+};
 
-function invalidBody(errors: string[]) {
-  return errorBody(new ArbiterError('webhook_invalid', 'the payload is signed but not valid; it was kept for admins to see', { details: errors }));
+function invalidBody(outcome: 'invalid' | 'refused', errors: string[]) {
+  return errorBody(new ArbiterError('webhook_invalid', REFUSAL_MESSAGES[outcome], { details: errors }));
 }
 
 export function recordDelivery(services: Services, delivery: Delivery): DeliveryAnswer {
@@ -62,17 +66,21 @@ export function recordDelivery(services: Services, delivery: Delivery): Delivery
   const earlier = services.webhookEvents.findDuplicate(key.id, key.dedupe, delivery.receivedAt);
   if (earlier) {
     return earlier.outcome === 'invalid'
-      ? { ...base, status: 422, outcome: 'duplicate', body: invalidBody(JSON.parse(earlier.errors ?? '[]') as string[]) }
+      ? { ...base, status: 422, outcome: 'duplicate', body: invalidBody('invalid', JSON.parse(earlier.errors ?? '[]') as string[]) }
       : { ...base, status: 200, outcome: 'duplicate', body: { status: 'duplicate' } };
   }
 
-  const errors = problems(services, parsed);
+  const { own, configuration } = problems(services, parsed);
+  const errors = [...own, ...configuration];
   const receivedAt = delivery.receivedAt.toISOString();
   const event = parsed.kind === 'event' ? parsed.event : undefined;
+  // Only occurred_at orders events: a webhook-timestamp or an arrival time may be a retry's, long after the event.
+  const order = orderTime(event?.occurred_at, delivery.receivedAt);
   let outcome: Outcome;
-  if (errors.length > 0) outcome = 'invalid';
+  if (own.length > 0) outcome = 'invalid';
+  else if (configuration.length > 0) outcome = 'refused';
   else if (!event) outcome = 'ignored';
-  else outcome = applyEvent(services, event, eventTime(delivery), receivedAt);
+  else outcome = applyEvent(services, event, order, receivedAt);
 
   const subscriptionId = parsed.value.subscription_id;
   services.webhookEvents.insert({
@@ -83,10 +91,10 @@ export function recordDelivery(services: Services, delivery: Delivery): Delivery
     subscription_id: typeof subscriptionId === 'string' ? subscriptionId.slice(0, 200) : null,
     payload: delivery.body.toString('utf8'),
     received_at: receivedAt,
-    occurred_at: event?.occurred_at ? new Date(event.occurred_at).toISOString() : null,
+    occurred_at: order.at,
     outcome,
     errors: errors.length > 0 ? JSON.stringify(errors) : null,
   });
-  if (outcome === 'invalid') return { ...base, status: 422, outcome, body: invalidBody(errors) };
+  if (outcome === 'invalid' || outcome === 'refused') return { ...base, status: 422, outcome, body: invalidBody(outcome, errors) };
   return { ...base, status: 200, outcome, body: { status: outcome === 'ignored' ? 'ignored' : 'accepted' } };
 }

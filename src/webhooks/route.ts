@@ -4,11 +4,25 @@ import { ArbiterError, errorBody } from '../errors.js';
 import type { Services } from '../services.js';
 import { parseBody } from './payload.js';
 import { recordDelivery } from './record.js';
-import { verifySignature, type SignatureHeaders } from './signature.js';
+import { verifySignature, type SignatureHeaders, type Verification } from './signature.js';
 
-function header(req: Request, name: string): string | undefined {
-  const value = req.headers[name];
-  return Array.isArray(value) ? value.join(' ') : value;
+/** What the signature check found, kept on res.locals for the rate limit and the handler after it. */
+interface Checked {
+  body: Buffer;
+  receivedAt: Date;
+  verified: Verification;
+}
+const checked = (res: Response) => res.locals.webhook as Checked;
+
+/** Every value of each signature header: Node would fold repeated ones into one line with ", ". */
+function signatureHeaders(req: Request): SignatureHeaders {
+  const sent = req.headersDistinct;
+  return {
+    'webhook-id': sent['webhook-id'],
+    'webhook-timestamp': sent['webhook-timestamp'],
+    'webhook-signature': sent['webhook-signature'],
+    'x-signature': sent['x-signature'],
+  };
 }
 
 function isJson(req: Request): boolean {
@@ -20,36 +34,35 @@ export function webhookRoutes(services: Services): express.Router {
   const { config, clock, log } = services;
   const router = express.Router();
 
-  // Only failed deliveries count, so a busy billing system is never slowed down by its own retries.
-  const failures = rateLimit({
+  // Only deliveries whose signature failed count, after the check: a signed delivery is never refused here, however
+  // many of the sender's deliveries were refused before (a 422 is the sender's data, not an attack).
+  const failedSignatures = rateLimit({
     windowMs: 60_000,
     limit: 120,
-    skipSuccessfulRequests: true,
+    skip: (_req, res) => checked(res).verified.ok,
     standardHeaders: 'draft-8',
     legacyHeaders: false,
     handler: (_req, res) => {
-      res.status(429).json(errorBody(new ArbiterError('rate_limited', 'too many failed webhook deliveries; wait a minute')));
+      res.status(429).json(errorBody(new ArbiterError('rate_limited', 'too many deliveries with a failed signature; wait a minute')));
     },
   });
 
   router.post(
     '/webhook/billing',
-    failures,
     (req, _res, next) => {
       if (!isJson(req)) throw new ArbiterError('unsupported_media_type', 'Content-Type must be application/json', { status: 415 });
       next();
     },
     express.raw({ type: () => true, limit: config.webhookMaxBytes }),
-    async (req: Request, res: Response) => {
+    (req: Request, res: Response, next) => {
       const body: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-      const now = clock.now();
-      const headers: SignatureHeaders = {
-        'webhook-id': header(req, 'webhook-id'),
-        'webhook-timestamp': header(req, 'webhook-timestamp'),
-        'webhook-signature': header(req, 'webhook-signature'),
-        'x-signature': header(req, 'x-signature'),
-      };
-      const verified = verifySignature(headers, body, config.webhookSecrets, now);
+      const receivedAt = clock.now();
+      res.locals.webhook = { body, receivedAt, verified: verifySignature(signatureHeaders(req), body, config.webhookSecrets, receivedAt) } satisfies Checked;
+      next();
+    },
+    failedSignatures,
+    async (req: Request, res: Response) => {
+      const { body, receivedAt, verified } = checked(res);
       if (!verified.ok) {
         log.warn({ refusal: verified.code, ip: req.ip }, 'webhook refused');
         throw new ArbiterError(verified.code, verified.message, { status: verified.status });
@@ -57,7 +70,7 @@ export function webhookRoutes(services: Services): express.Router {
       const parsed = parseBody(body);
       if (parsed.kind === 'malformed') throw new ArbiterError('webhook_malformed', parsed.message, { status: 400 });
 
-      const answer = await services.commits.run(() => recordDelivery(services, { verified, parsed, body, receivedAt: now }));
+      const answer = await services.commits.run(() => recordDelivery(services, { verified, parsed, body, receivedAt }));
       log.info({ delivery: answer.deliveryId.slice(0, 80), scheme: verified.scheme, type: answer.type, outcome: answer.outcome }, 'webhook received');
       res.status(answer.status).json(answer.body);
     },

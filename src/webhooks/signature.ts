@@ -12,11 +12,42 @@ export type Verification =
   | { ok: true; scheme: 'legacy' }
   | { ok: false; status: 400 | 401; code: 'webhook_malformed' | 'webhook_unsigned' | 'webhook_bad_signature' | 'webhook_stale'; message: string };
 
+/** A header as sent: one value, or every value when it was sent more than once (Node's headersDistinct). */
+export type HeaderValue = string | readonly string[] | undefined;
+
 export interface SignatureHeaders {
-  'webhook-id'?: string | undefined;
-  'webhook-timestamp'?: string | undefined;
-  'webhook-signature'?: string | undefined;
-  'x-signature'?: string | undefined;
+  'webhook-id'?: HeaderValue;
+  'webhook-timestamp'?: HeaderValue;
+  'webhook-signature'?: HeaderValue;
+  'x-signature'?: HeaderValue;
+}
+
+type Refusal = Extract<Verification, { ok: false }>;
+
+function malformed(message: string): Refusal {
+  return { ok: false, status: 400, code: 'webhook_malformed', message };
+}
+
+/** The first of these headers that was sent more than once: they name one delivery, so two copies are malformed. */
+function repeated(headers: SignatureHeaders, names: readonly (keyof SignatureHeaders)[]): Refusal | undefined {
+  const name = names.find((n) => typeof headers[n] === 'object' && headers[n]!.length > 1);
+  return name && malformed(`${name} must be sent once`);
+}
+
+function single(value: HeaderValue): string | undefined {
+  return typeof value === 'object' ? value[0] : value;
+}
+
+/**
+ * The signatures of a webhook-signature header: "v1,<base64> v2,...", space-separated. Several headers, or several
+ * folded into one line with ", " by Node or a proxy, are one list. Entries that are not "v<n>,<value>" are skipped.
+ */
+function signatureEntries(value: HeaderValue): { version: string; signature: string }[] {
+  return (typeof value === 'object' ? value.join(' ') : value ?? '')
+    .split(/\s+/)
+    .map((entry) => /^(v\d+),([^,]+),?$/.exec(entry))
+    .filter((match) => match !== null)
+    .map(([, version, signature]) => ({ version: version!, signature: signature! }));
 }
 
 function safeEqual(a: Buffer, b: Buffer): boolean {
@@ -37,28 +68,24 @@ export function verifyStandard(
   secrets: readonly Buffer[],
   now: Date,
 ): Verification {
-  const id = headers['webhook-id'];
-  const timestamp = headers['webhook-timestamp'];
+  const twice = repeated(headers, ['webhook-id', 'webhook-timestamp']);
+  if (twice) return twice;
+  const id = single(headers['webhook-id']);
+  const timestamp = single(headers['webhook-timestamp']);
   const signature = headers['webhook-signature'];
-  if (!id || !timestamp || !signature) {
+  if (!id || !timestamp || [signature ?? ''].flat().join('').trim() === '') {
     return { ok: false, status: 401, code: 'webhook_unsigned', message: 'webhook-id, webhook-timestamp and webhook-signature are all required' };
   }
-  if (id.length > 255 || /[\s.]/.test(id)) {
-    return { ok: false, status: 400, code: 'webhook_malformed', message: 'webhook-id must be at most 255 characters, without spaces or dots' };
-  }
-  if (!/^\d{1,12}$/.test(timestamp)) {
-    return { ok: false, status: 400, code: 'webhook_malformed', message: 'webhook-timestamp must be whole seconds since 1970' };
-  }
+  if (id.length > 255 || /[\s.]/.test(id)) return malformed('webhook-id must be at most 255 characters, without spaces or dots');
+  if (!/^\d{1,12}$/.test(timestamp)) return malformed('webhook-timestamp must be whole seconds since 1970');
+  const entries = signatureEntries(signature);
+  if (entries.length === 0) return malformed('webhook-signature must hold entries of the form v1,<base64>, separated by spaces');
   const seconds = Number(timestamp);
   if (Math.abs(now.getTime() / 1000 - seconds) > TOLERANCE_SECONDS) {
     return { ok: false, status: 401, code: 'webhook_stale', message: `webhook-timestamp is more than ${TOLERANCE_SECONDS} s away from now` };
   }
-  // "v1,<base64> v1,<base64> v2,..." : only v1 entries count; any one of them matching any secret is enough.
-  const candidates = signature
-    .split(' ')
-    .map((entry) => entry.split(','))
-    .filter((parts): parts is [string, string] => parts.length === 2 && parts[0] === 'v1')
-    .map(([, b64]) => Buffer.from(b64, 'base64'));
+  // Only v1 entries count; any one of them matching any secret is enough.
+  const candidates = entries.filter((e) => e.version === 'v1').map((e) => Buffer.from(e.signature, 'base64'));
   let valid = false;
   for (const secret of secrets) {
     const expected = standardSignature(secret, id, timestamp, body);
@@ -69,12 +96,12 @@ export function verifyStandard(
 }
 
 export function verifyLegacy(headers: SignatureHeaders, body: Buffer, secrets: readonly Buffer[]): Verification {
-  const header = headers['x-signature']?.trim();
+  const twice = repeated(headers, ['x-signature']);
+  if (twice) return twice;
+  const header = single(headers['x-signature'])?.trim();
   if (!header) return { ok: false, status: 401, code: 'webhook_unsigned', message: 'x-signature is required' };
   const hex = header.toLowerCase().startsWith('sha256=') ? header.slice('sha256='.length) : header;
-  if (!/^[0-9a-fA-F]{64}$/.test(hex)) {
-    return { ok: false, status: 401, code: 'webhook_bad_signature', message: 'x-signature must be 64 hex characters (optionally after sha256=)' };
-  }
+  if (!/^[0-9a-fA-F]{64}$/.test(hex)) return malformed('x-signature must be 64 hex characters (optionally after sha256=)');
   const candidate = Buffer.from(hex, 'hex');
   let valid = false;
   for (const secret of secrets) valid = safeEqual(candidate, legacySignature(secret, body)) || valid;

@@ -1,7 +1,8 @@
 import type { Db } from '../db/open.js';
 
 export type DedupeBy = 'webhook-id' | 'event-id' | 'body-sha256';
-export type Outcome = 'applied' | 'stale' | 'ignored' | 'invalid';
+/** invalid: the payload is wrong in itself (final); refused: the configuration does not know what it names (a retry is evaluated again). */
+export type Outcome = 'applied' | 'stale' | 'ignored' | 'invalid' | 'refused';
 
 export interface WebhookEventRow {
   id: number;
@@ -20,16 +21,16 @@ export interface WebhookEventRow {
 export const BODY_DEDUPE_MS = 24 * 3_600_000;
 
 export interface WebhookEventStore {
-  /** The earlier delivery this one repeats, if any. */
+  /** The earlier delivery this one repeats, if any. A refused one does not count: its retry is evaluated again. */
   findDuplicate(deliveryId: string, dedupe: DedupeBy, now: Date): WebhookEventRow | undefined;
   insert(row: Omit<WebhookEventRow, 'id'>): number;
   recent(limit?: number, outcome?: Outcome): WebhookEventRow[];
 }
 
 export function createWebhookEventStore(db: Db): WebhookEventStore {
-  const byId = db.prepare(`SELECT * FROM webhook_events WHERE delivery_id = ? AND dedupe <> 'body-sha256'`);
+  const byId = db.prepare(`SELECT * FROM webhook_events WHERE delivery_id = ? AND dedupe <> 'body-sha256' AND outcome <> 'refused'`);
   const byBody = db.prepare(`SELECT * FROM webhook_events WHERE delivery_id = ? AND dedupe = 'body-sha256' AND received_at > ?
-    ORDER BY received_at DESC LIMIT 1`);
+    AND outcome <> 'refused' ORDER BY received_at DESC LIMIT 1`);
   const insert = db.prepare(`INSERT INTO webhook_events
     (delivery_id, dedupe, scheme, type, subscription_id, payload, received_at, occurred_at, outcome, errors)
     VALUES (@delivery_id, @dedupe, @scheme, @type, @subscription_id, @payload, @received_at, @occurred_at, @outcome, @errors)`);

@@ -27,7 +27,8 @@ describe('Discord trouble', () => {
     assert.equal(res.status, 200);
     return { user, email, sub };
   }
-  const health = async () => (await (await fetch(`${w.app.url}/health`)).json()) as { discord: Record<string, unknown> & { problems: string[] } };
+  /** The details part of /health, which a request from this machine gets. */
+  const health = async () => ((await (await fetch(`${w.app.url}/health`)).json()) as { details: { discord: Record<string, unknown> & { problems: string[] } } }).details;
 
   test('one 401 does not break the bot: the token is kept, the lane waits, /health says so in words, and roles land', async () => {
     const rolePath = /\/guilds\/\d+\/members\/\d+\/roles\//;
@@ -52,6 +53,8 @@ describe('Discord trouble', () => {
       await until(async () => (await health()).discord.token === 'rejected', 10_000, 'token reported as rejected');
       const body = await health();
       assert.ok(body.discord.problems.some((p) => /rejected the bot token/.test(p) && /DISCORD_BOT_TOKEN/.test(p)), JSON.stringify(body.discord));
+      const short = (await (await fetch(`${w.app.url}/health`)).json()) as { discord: string };
+      assert.equal(short.discord, 'down');
       // Between two tries the job waits as pending, with no attempt spent, however often it was tried.
       const job = await until(() => {
         const row = w.app.services.db.prepare(`SELECT status, attempts FROM jobs WHERE kind = 'reconcile' AND key = ?`).get(s.user.id) as { status: string; attempts: number };

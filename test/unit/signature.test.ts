@@ -77,3 +77,38 @@ test('the test signer agrees with the verifier for both schemes', () => {
   assert.equal(verifySignature(h, Buffer.from(body), keys, AT).ok, true);
   assert.equal(verifySignature(legacyHeaders(SECRET, body), Buffer.from(body), keys, AT).ok, true);
 });
+
+test('several signatures: as separate headers, or folded into one line with ", ", one match is enough in any position', () => {
+  const wrong = `v1,${Buffer.alloc(32, 9).toString('base64')}`;
+  for (const signature of [[SIGNATURE, wrong], [wrong, SIGNATURE], `${SIGNATURE}, ${wrong}`, `${wrong}, ${SIGNATURE}`, `${wrong} ${SIGNATURE}`]) {
+    assert.equal(verifyStandard({ ...headers(), 'webhook-signature': signature }, BODY, keys, AT).ok, true, String(signature));
+  }
+  const none = verifyStandard({ ...headers(), 'webhook-signature': [wrong, wrong] }, BODY, keys, AT);
+  assert.deepEqual(!none.ok && [none.status, none.code], [401, 'webhook_bad_signature']);
+});
+
+test('a webhook-id, webhook-timestamp or x-signature given more than once is malformed', () => {
+  const once = headers();
+  for (const name of ['webhook-id', 'webhook-timestamp'] as const) {
+    const result = verifySignature({ ...once, [name]: [once[name], once[name]] }, BODY, keys, AT);
+    assert.deepEqual(!result.ok && [result.status, result.code], [400, 'webhook_malformed'], name);
+  }
+  const legacy = legacyHeaders(SECRET, '{}');
+  const twice = verifySignature({ 'x-signature': [legacy['x-signature']!, legacy['x-signature']!] }, Buffer.from('{}'), keys, AT);
+  assert.deepEqual(!twice.ok && [twice.status, twice.code], [400, 'webhook_malformed']);
+});
+
+test('a signature header that cannot be read is malformed (400); a readable one that does not match is 401', () => {
+  for (const signature of ['garbage', 'v1', 'v1,', ',,,', '']) {
+    const result = verifyStandard({ ...headers(), 'webhook-signature': signature }, BODY, keys, AT);
+    assert.equal(result.ok, false, signature);
+    // An empty header counts as a missing one.
+    if (!result.ok) assert.deepEqual([result.status, result.code], signature === '' ? [401, 'webhook_unsigned'] : [400, 'webhook_malformed'], signature);
+  }
+  for (const value of ['sha256=zz', 'abc', 'sha256=' + 'a'.repeat(63)]) {
+    const result = verifyLegacy({ 'x-signature': value }, BODY, keys);
+    assert.deepEqual(!result.ok && [result.status, result.code], [400, 'webhook_malformed'], value);
+  }
+  const wrong = verifyLegacy({ 'x-signature': 'a'.repeat(64) }, BODY, keys);
+  assert.deepEqual(!wrong.ok && [wrong.status, wrong.code], [401, 'webhook_bad_signature']);
+});
