@@ -20,6 +20,8 @@ export interface DiscordConfig {
   guildId: string;
   apiUrl: string;
   authorizeUrl: string;
+  /** Offered to a subscriber whom Arbiter could not add to the server itself. */
+  inviteUrl: string | null;
 }
 
 export interface SmtpConfig {
@@ -82,6 +84,7 @@ const EXAMPLES: Record<string, string> = {
   DISCORD_GUILD_ID: 'DISCORD_GUILD_ID=1234567890123456789',
   DISCORD_API_URL: 'DISCORD_API_URL=https://discord.com/api',
   DISCORD_AUTHORIZE_URL: 'DISCORD_AUTHORIZE_URL=https://discord.com/oauth2/authorize',
+  DISCORD_INVITE_URL: 'DISCORD_INVITE_URL=https://discord.gg/yourserver',
   CMS_URL: 'CMS_URL=https://blog.example.com',
   CMS_ADMIN_KEY: 'CMS_ADMIN_KEY=<24 hex id>:<64 hex secret> (Ghost admin, Integrations)',
   CMS_DISCORD_FIELD: 'CMS_DISCORD_FIELD=note',
@@ -157,6 +160,7 @@ const EnvSchema = z.object({
   DISCORD_GUILD_ID: snowflake.optional(),
   DISCORD_API_URL: httpUrl.default('https://discord.com/api'),
   DISCORD_AUTHORIZE_URL: httpUrl.default('https://discord.com/oauth2/authorize'),
+  DISCORD_INVITE_URL: httpUrl.optional(),
   CMS_URL: httpUrl.optional(),
   CMS_ADMIN_KEY: z
     .string()
@@ -322,6 +326,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
       guildId: e.DISCORD_GUILD_ID!,
       apiUrl: e.DISCORD_API_URL,
       authorizeUrl: e.DISCORD_AUTHORIZE_URL,
+      inviteUrl: e.DISCORD_INVITE_URL ?? null,
     };
   } else if (production || absentDiscord.length < discordVars.length) {
     // Some DISCORD_* settings were given: the rest are surely meant to be there too.

@@ -7,11 +7,13 @@ import type { Request, Response } from 'express';
 import { z } from 'zod';
 import { SUBSCRIBER_SCOPES, accountCreatedAt, exchangeCode, fetchUser, revokeToken } from '../discord/oauth.js';
 import { isArbiterError } from '../errors.js';
+import { RECONCILE_JOB } from '../roles/jobs.js';
 import { saveSession } from '../http/session.js';
 import { equalSecret } from '../secure-compare.js';
 import type { Services } from '../services.js';
 import { renderPage } from '../views.js';
 import { completeLink } from './complete.js';
+import { joinServer } from './join.js';
 import { linkProblemPage, messagePage } from './pages.js';
 
 export const STATE_TTL_MS = 10 * 60_000;
@@ -27,7 +29,7 @@ export function callbackUrl(config: { appUrl: string }): string {
 }
 
 export function callbackHandler(services: Services) {
-  const { tokens, audit, commits, config, clock, log } = services;
+  const { tokens, audit, commits, config, clock, log, jobs } = services;
   return async (req: Request, res: Response): Promise<void> => {
     const pending = req.session.link;
     // The state is single-use whatever happens next. Without one there is nothing to forget, and saving would
@@ -106,15 +108,14 @@ export function callbackHandler(services: Services) {
         }
         return;
       }
-      let joined: 'joined' | 'already' | 'failed';
-      try {
-        joined = await services.discord!.api.joinGuild(user.id, accessToken);
-      } catch (err) {
-        joined = 'failed';
-        log.warn({ discordId: user.id, error: (err as Error).message }, 'could not add the member to the server');
-        audit.record({ actor: 'system', action: 'link.join_failed', discordId: user.id, subscriptionId: outcome.subscriptionId, reason: (err as Error).message });
+      const joined = await joinServer(services.discord!.api, user.id, accessToken);
+      if (joined.status === 'failed') {
+        log.warn({ discordId: user.id, error: joined.reason }, 'could not add the member to the server');
+        audit.record({ actor: 'system', action: 'link.join_failed', discordId: user.id, subscriptionId: outcome.subscriptionId, reason: joined.reason });
       }
-      req.session.linked = { subscriptionId: outcome.subscriptionId, joined };
+      // Now that they are in the server (or not), their roles: this runs the reconcile queued with the link at once.
+      await commits.run(() => jobs.enqueue(RECONCILE_JOB, user.id, { discordId: user.id, cause: `linked subscription ${outcome.subscriptionId}` }));
+      req.session.linked = { subscriptionId: outcome.subscriptionId, joined: joined.status === 'failed' ? (joined.busy ? 'busy' : 'failed') : joined.status };
       await saveSession(req);
       res.redirect(303, '/linked');
     } finally {

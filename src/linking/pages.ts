@@ -6,7 +6,8 @@ import type { TokenStatus } from './tokens.js';
 
 export interface LinkedSession {
   subscriptionId: string;
-  joined: 'joined' | 'already' | 'failed';
+  /** busy: Discord kept answering "later" for as long as the sign-in could wait. */
+  joined: 'joined' | 'already' | 'busy' | 'failed';
 }
 
 const PROBLEM_PAGES: Record<Exclude<TokenStatus, 'valid'>, { title: string; message: string }> = {
@@ -33,10 +34,15 @@ export function linkedPage(services: Services, done: LinkedSession): string {
   const subscription = services.subscriptions.get(done.subscriptionId);
   const tier = subscription?.tier ?? '';
   const roles = (services.config.tiers[tier] ?? []).map((id) => html`<li>${services.discord?.bot.roleName(id) ?? id}</li>`);
+  const invite = services.config.discord?.inviteUrl;
+  const arrive = invite
+    ? html`Join it with <a href="${invite}">this invite</a>; your roles are given as soon as you arrive.`
+    : html`Join it with an invite from the community; your roles are given as soon as you arrive.`;
   const joinNote = {
-    joined: 'You were added to the server.',
-    already: 'You were already in the server.',
-    failed: 'We could not add you to the server: join it with an invite, and your roles are given as soon as you arrive.',
+    joined: html`You were added to the server.`,
+    already: html`You were already in the server.`,
+    busy: html`Discord is busy right now, and we could not add you to the server. ${arrive}`,
+    failed: html`We could not add you to the server. ${arrive}`,
   }[done.joined];
   return renderPage('link-linked', 'Your Discord account is connected', { tier, roles: html`${roles}`, joinNote });
 }

@@ -83,7 +83,8 @@ export interface Fault {
   path?: string | RegExp;
   /** How many matching requests get this answer. Default 1; Infinity for all. */
   times?: number;
-  status: number;
+  /** Without a status, the fault only delays the request (delayMs), which is then answered as usual. */
+  status?: number;
   body?: unknown;
   headers?: Record<string, string>;
   /** Seconds, for 429. Default 1. Sent as given in Retry-After (Discord rounds the header up to whole seconds). */
@@ -638,8 +639,9 @@ class FakeDiscordServer implements FakeDiscord {
     res.on('finish', () => { record.status = res.statusCode; });
 
     const apiPath = /^\/api(?:\/v(?:9|10))?(\/.*)$/.exec(url.pathname)?.[1];
-    const fault = this.takeFault(method, apiPath ?? url.pathname);
-    if (fault?.delayMs) await this.sleep(fault.delayMs);
+    const taken = this.takeFault(method, apiPath ?? url.pathname);
+    if (taken?.delayMs) await this.sleep(taken.delayMs);
+    const fault = taken?.status === undefined ? undefined : taken;
     if (apiPath !== undefined) {
       this.writeResult(res, this.handleApi(req, method, apiPath, url.searchParams, body, fault));
       return;
@@ -705,8 +707,9 @@ class FakeDiscordServer implements FakeDiscord {
       }, String(retryAfter));
       return { ...answer, body: fault.body ?? answer.body, headers: { ...answer.headers, ...fault.headers } };
     }
-    const body = fault.body ?? (fault.status === 204 ? undefined : defaultFaultBody(fault.status));
-    return { status: fault.status, body, headers: { ...rate.headers, ...fault.headers } };
+    const status = fault.status ?? 500;
+    const body = fault.body ?? (status === 204 ? undefined : defaultFaultBody(status));
+    return { status, body, headers: { ...rate.headers, ...fault.headers } };
   }
 
   private writeResult(res: ServerResponse, result: ApiResult): void {
