@@ -20,6 +20,8 @@ export function createApp(services: Services, options: AppOptions): Express {
   const { config, log } = services;
   const app = express();
   app.disable('x-powered-by');
+  // Express reads NODE_ENV itself; without it, it would believe it runs in development.
+  app.set('env', config.env);
   app.set('trust proxy', config.trustProxy);
   const protocol = protocolCheck(config, log);
   app.use(securityHeaders({ https: config.secureCookies }));
