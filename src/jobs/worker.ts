@@ -132,6 +132,11 @@ export function createWorker(options: WorkerOptions): Worker {
     }
   };
 
+  const reportDead = (job: Job, message: string) => {
+    audit.record({ actor: 'system', action: 'job.dead', reason: message, details: { job: job.id, kind: job.kind, key: job.key, attempts: job.attempts } });
+    log.error({ job: job.id, kind: job.kind, key: job.key, attempts: job.attempts, error: message }, 'job failed for good');
+  };
+
   async function run(lane: Lane, job: Job): Promise<void> {
     const kind = kinds[job.kind]!;
     const started = Date.now();
@@ -156,14 +161,8 @@ export function createWorker(options: WorkerOptions): Worker {
       if (!retryable || now >= giveUpAt) {
         save('failed for good', job, () => {
           queue.fail(job.id, message, null);
-          audit.record({
-            actor: 'system',
-            action: 'job.dead',
-            reason: message,
-            details: { job: job.id, kind: job.kind, key: job.key, attempts: job.attempts },
-          });
+          reportDead(job, message);
         });
-        log.error({ job: job.id, kind: job.kind, key: job.key, attempts: job.attempts, error: message }, 'job failed for good');
         return;
       }
       const delay = Math.max(retryDelay(job.attempts, baseDelayMs, maxDelayMs), isArbiterError(err) ? err.retryAfterMs ?? 0 : 0);
@@ -212,10 +211,7 @@ export function createWorker(options: WorkerOptions): Worker {
       started = true;
       const { requeued, dead } = queue.recover();
       if (requeued > 0) log.warn({ requeued }, 'jobs interrupted by the last stop will run again');
-      for (const job of dead) {
-        audit.record({ actor: 'system', action: 'job.dead', reason: job.last_error, details: { job: job.id, kind: job.kind, key: job.key, attempts: job.attempts } });
-        log.error({ job: job.id, kind: job.kind, key: job.key, error: job.last_error }, 'job failed for good');
-      }
+      for (const job of dead) save('failed for good', job, () => reportDead(job, job.last_error ?? 'interrupted'));
       queue.onEnqueue(() => pump());
       pump();
     },

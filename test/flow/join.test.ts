@@ -26,15 +26,21 @@ describe('adding a subscriber to the server at sign-in', () => {
     await w.event({ subscription_id: `sub_j${n}`, customer_email: email });
     return { user, email, link: await w.linkFor(email) };
   }
-  async function signIn(s: { user: { id: string }; link: string }) {
+  /** Opens the link and consents on Discord; returns the browser and Discord's redirect back, not yet followed. */
+  async function toDiscord(s: { user: { id: string }; link: string }) {
     const browser = new Browser();
     const toDiscord = await browser.get(s.link);
     w.discord.signIn(s.user.id);
     const back = await browser.get(toDiscord.headers.get('location')!);
-    const done = await browser.get(back.headers.get('location')!);
+    return { browser, url: back.headers.get('location')! };
+  }
+  /** Follows the way back from Discord to the success page and returns its text. */
+  async function comeBack({ browser, url }: { browser: Browser; url: string }) {
+    const done = await browser.get(url);
     assert.equal(done.status, 303);
     return (await browser.get(new URL(done.headers.get('location')!, w.app.url).toString())).text();
   }
+  const signIn = async (s: { user: { id: string }; link: string }) => comeBack(await toDiscord(s));
 
   test('passing trouble (5xx) is retried within the sign-in, and the member gets their roles', async () => {
     const s = await outsider();
@@ -48,17 +54,9 @@ describe('adding a subscriber to the server at sign-in', () => {
     const people = [];
     for (let i = 0; i < 10; i++) people.push(await outsider());
     // The stand-in signs in one user at a time; each browser gets to Discord in turn, then all come back at once.
-    const returns: { browser: Browser; url: string }[] = [];
-    for (const s of people) {
-      const browser = new Browser();
-      const toDiscord = await browser.get(s.link);
-      w.discord.signIn(s.user.id);
-      returns.push({ browser, url: (await browser.get(toDiscord.headers.get('location')!)).headers.get('location')! });
-    }
-    const pages = await Promise.all(returns.map(async ({ browser, url }) => {
-      const done = await browser.get(url);
-      return (await browser.get(new URL(done.headers.get('location')!, w.app.url).toString())).text();
-    }));
+    const returns = [];
+    for (const s of people) returns.push(await toDiscord(s));
+    const pages = await Promise.all(returns.map(comeBack));
     for (const page of pages) assert.match(page, /You were added to the server/);
     for (const s of people) assert.ok(w.discord.member(s.user.id), `${s.user.id} joined`);
     assert.equal(w.app.services.audit.list({ action: 'link.join_failed' }).length, 0);
