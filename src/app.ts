@@ -1,5 +1,4 @@
 import express, { type Express } from 'express';
-import { join } from 'node:path';
 import { healthRoutes } from './health.js';
 import { accessLog } from './http/access-log.js';
 import { errorHandler, notFound } from './http/errors.js';
@@ -8,7 +7,7 @@ import { securityHeaders } from './http/security.js';
 import type { Sessions } from './http/session.js';
 import { linkRoutes } from './linking/routes.js';
 import type { Services } from './services.js';
-import { VIEWS_DIR } from './views.js';
+import { PUBLIC_DIR } from './views/document.js';
 import { webhookRoutes } from './webhooks/route.js';
 
 export interface AppOptions {
@@ -26,7 +25,7 @@ export function createApp(services: Services, options: AppOptions): Express {
   const protocol = protocolCheck(config, log);
   app.use(securityHeaders({ https: config.secureCookies }));
   app.use(accessLog(log));
-  app.use('/static', express.static(join(VIEWS_DIR, 'static'), { index: false, maxAge: '1h' }));
+  app.use('/static', express.static(PUBLIC_DIR, { index: false, maxAge: '1h' }));
   app.use(healthRoutes(services, protocol));
   // After /health: a monitor on this machine asks over plain http, and that is no sign of a wrong proxy setup.
   app.use(protocol.middleware);

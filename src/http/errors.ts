@@ -1,7 +1,7 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { ArbiterError, errorBody, isArbiterError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { renderPage } from '../views.js';
+import { messagePage } from '../views/document.js';
 
 /** Errors thrown by the body parsers, mapped to our codes. */
 function fromBodyParser(err: { type?: string; status?: number }): ArbiterError | undefined {
@@ -43,6 +43,6 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
     res.status(error.status);
     const wantsJson = req.path.startsWith('/webhook') || req.path === '/health' || !req.accepts('html');
     if (wantsJson) res.json(errorBody(error));
-    else res.type('html').send(renderPage('error', error.status >= 500 ? 'Something went wrong' : 'That did not work', { message: error.message }));
+    else res.type('html').send(messagePage(error.status >= 500 ? 'Something went wrong' : 'That did not work', error.message));
   };
 }

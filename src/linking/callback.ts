@@ -11,10 +11,9 @@ import { RECONCILE_JOB } from '../roles/jobs.js';
 import { saveSession } from '../http/session.js';
 import { equalSecret } from '../secure-compare.js';
 import type { Services } from '../services.js';
-import { renderPage } from '../views.js';
 import { completeLink } from './complete.js';
 import { joinServer } from './join.js';
-import { linkProblemPage, messagePage } from './pages.js';
+import { linkProblemPage, linkRetryPage, messagePage } from './pages.js';
 
 export const STATE_TTL_MS = 10 * 60_000;
 
@@ -43,7 +42,7 @@ export function callbackHandler(services: Services) {
     const subscriptionId = pending ? tokens.checkHash(pending.tokenHash).row?.subscription_id ?? null : null;
     const refuse = (action: string, title: string, message: string, details: Record<string, unknown> = {}, status = 400) => {
       audit.record({ actor: 'subscriber', action, subscriptionId, details });
-      res.status(status).type('html').send(renderPage('link-retry', title, { message }));
+      res.status(status).type('html').send(linkRetryPage(title, message));
     };
 
     const stateAge = pending ? clock.now().getTime() - pending.issuedAt : Infinity;

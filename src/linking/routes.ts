@@ -8,10 +8,9 @@ import { ArbiterError } from '../errors.js';
 import { csrfToken, requireCsrf } from '../http/csrf.js';
 import { saveSession } from '../http/session.js';
 import type { Services } from '../services.js';
-import { renderPage } from '../views.js';
 import { callbackHandler, callbackUrl } from './callback.js';
 import { formatExpiry } from './link-email.js';
-import { linkedPage, linkProblemPage, messagePage, notActivePage } from './pages.js';
+import { linkedPage, linkProblemPage, linkRequestedPage, messagePage, newLinkPage, notActivePage } from './pages.js';
 import { requestLink } from './request-link.js';
 
 const EmailForm = z.object({ email: z.email().max(254), _csrf: z.string() });
@@ -24,7 +23,7 @@ export function linkRoutes(services: Services): Router {
   const router = Router();
 
   router.get('/link/new', limiter, (req, res) => {
-    res.type('html').send(renderPage('link-new', 'Ask for a new link', { csrf: csrfToken(req) }));
+    res.type('html').send(newLinkPage(csrfToken(req)));
   });
 
   router.post('/link/new', mailLimiter, express.urlencoded({ extended: false, limit: '4kb' }), requireCsrf, async (req, res) => {
@@ -36,7 +35,7 @@ export function linkRoutes(services: Services): Router {
     // The answer is the same whether the address is known, mailed or refused: the form tells nobody anything.
     const outcome = await commits.run(() => requestLink(services, email));
     if (outcome.refused > 0) log.info(outcome, 'new link not sent: one was sent recently to this subscription or address');
-    res.type('html').send(renderPage('link-requested', 'Check your email', { email }));
+    res.type('html').send(linkRequestedPage(email));
   });
 
   router.get('/linked', (req, res) => {

@@ -20,7 +20,7 @@ async function ghostProxy(afterSearch: () => Promise<void>) {
     void (async () => {
       const body = await read(req);
       const headers = Object.fromEntries(Object.entries(req.headers).filter(([k]) => k !== 'host' && k !== 'content-length')) as Record<string, string>;
-      const answer = await fetch(`${proxy.target}${req.url}`, { method: req.method, headers, body: body.length ? body : undefined });
+      const answer = await fetch(`${proxy.target}${req.url}`, { method: req.method, headers, body: body.length ? new Uint8Array(body) : undefined });
       const text = await answer.text();
       if (!searched && req.method === 'GET' && /\/members\/?\?.*filter=/.test(req.url ?? '')) {
         searched = true;

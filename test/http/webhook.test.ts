@@ -171,7 +171,7 @@ describe('POST /webhook/billing', () => {
     const mail = await smtp.mailTo('eve@example.com');
     assert.equal(subscription(id)?.name, '<script>alert(1)</script>');
     assert.ok(!mail.html.includes('<script>'));
-    assert.ok(mail.html.includes('&lt;script&gt;'));
+    assert.ok(mail.html.includes('&lt;script'));
   });
 
   test('every error answer carries details, null when there is nothing more', async () => {

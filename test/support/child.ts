@@ -4,6 +4,8 @@ import { fileURLToPath } from 'node:url';
 
 export const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
 const TSX = import.meta.resolve('tsx');
+/** tsx reads tsconfig.json from the working directory; the child runs elsewhere and needs its JSX settings. */
+const TSCONFIG = fileURLToPath(new URL('../../tsconfig.json', import.meta.url));
 
 export interface Child {
   process: ChildProcess;
@@ -16,7 +18,7 @@ export interface Child {
 export function runMain(env: Record<string, string>, cwd: string): Child {
   const child = spawn(process.execPath, ['--import', TSX, MAIN], {
     cwd,
-    env: { PATH: process.env.PATH ?? '', ...env },
+    env: { PATH: process.env.PATH ?? '', TSX_TSCONFIG_PATH: TSCONFIG, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

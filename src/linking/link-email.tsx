@@ -1,9 +1,9 @@
+import { renderToString } from 'preact-render-to-string';
 import type { AuditLog } from '../audit/log.js';
 import type { Config } from '../config.js';
 import type { Mailer } from '../email/mailer.js';
 import type { Logger } from '../log.js';
 import type { SubscriptionStore } from '../subscriptions/store.js';
-import { render } from '../views.js';
 import type { LinkTokens } from './tokens.js';
 
 export const LINK_EMAIL_JOB = 'link_email';
@@ -21,6 +21,52 @@ export function formatExpiry(date: Date): string {
   return `${date.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 }
 
+interface LinkMail {
+  name: string;
+  tier: string;
+  link: string;
+  expires: string;
+  requestUrl: string;
+}
+
+export function linkEmailText(m: LinkMail): string {
+  return `Hello ${m.name},
+
+thank you for your ${m.tier} subscription. To get your Discord roles, open this link and sign in with Discord:
+
+${m.link}
+
+The link works once and until ${m.expires}.
+
+If it has expired, ask for a new one at ${m.requestUrl} with the email address this message was sent to.
+If you did not subscribe, you can ignore this email.
+`;
+}
+
+/** Mail clients ignore style sheets: the few styles are inline, which is fine here as no CSP applies to email. */
+function LinkEmail(m: LinkMail) {
+  return (
+    <html lang="en">
+      <body style="font-family: system-ui, sans-serif; line-height: 1.5; max-width: 36rem;">
+        <p>Hello {m.name},</p>
+        <p>thank you for your <strong>{m.tier}</strong> subscription. To get your Discord roles, open this link and sign in with Discord:</p>
+        <p>
+          <a href={m.link} style="display:inline-block;background:#5865f2;color:#fff;padding:.6rem 1.2rem;border-radius:6px;text-decoration:none;">Connect Discord</a>
+        </p>
+        <p style="font-size:.9rem;">Or copy this address into your browser: {m.link}</p>
+        <p>The link works once and until {m.expires}.</p>
+        <p style="font-size:.9rem;">
+          If it has expired, ask for a new one at <a href={m.requestUrl}>{m.requestUrl}</a> with the email address this message was sent to. If you did not subscribe, you can ignore this email.
+        </p>
+      </body>
+    </html>
+  );
+}
+
+export function linkEmailHtml(m: LinkMail): string {
+  return `<!doctype html>${renderToString(<LinkEmail {...m} />)}`;
+}
+
 /**
  * The job that emails a link. The token is made here, not when the webhook arrived, because only its hash may be
  * stored: each attempt makes a fresh token (revoking the one an earlier failed attempt made).
@@ -34,7 +80,7 @@ export function linkEmailJob(deps: LinkEmailDeps) {
       return;
     }
     const { token, expiresAt } = deps.tokens.issue(subscriptionId);
-    const vars = {
+    const mail: LinkMail = {
       name: subscription.name || 'there',
       tier: subscription.tier,
       link: `${deps.config.appUrl}/link/${token}`,
@@ -44,8 +90,8 @@ export function linkEmailJob(deps: LinkEmailDeps) {
     const { messageId } = await deps.mailer.send({
       to: subscription.email,
       subject: `Connect your Discord account to your ${subscription.tier} subscription`,
-      text: render('email/link.txt', vars),
-      html: render('email/link.html', vars),
+      text: linkEmailText(mail),
+      html: linkEmailHtml(mail),
     });
     deps.audit.record({
       actor: 'system',
