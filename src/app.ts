@@ -1,4 +1,5 @@
 import express, { type Express } from 'express';
+import { adminRoutes } from './admin/routes.js';
 import { healthRoutes } from './health.js';
 import { accessLog } from './http/access-log.js';
 import { errorHandler, notFound } from './http/errors.js';
@@ -33,6 +34,7 @@ export function createApp(services: Services, options: AppOptions): Express {
   app.use(webhookRoutes(services));
   app.use(options.sessions.middleware);
   app.use(linkRoutes(services));
+  app.use(adminRoutes(services));
   app.get('/', (_req, res) => {
     res.type('text').send('Arbiter is running. Subscribers arrive through the link in their email.');
   });

@@ -57,7 +57,13 @@ export interface Config {
   ghost: GhostConfig | null;
   smtp: SmtpConfig | null;
   emailFrom: string;
+  /** May act in the admin panel. */
   adminDiscordIds: string[];
+  /** May read the admin panel, not act. */
+  staffDiscordIds: string[];
+  /** An admin session ends after this long without a request, and in any case this long after sign-in. */
+  adminIdleMinutes: number;
+  adminSessionHours: number;
   sessionSecret: string;
   rolesFile: string;
   tiers: Record<string, string[]>;
@@ -94,6 +100,9 @@ const EXAMPLES: Record<string, string> = {
   SMTP_REQUIRE_TLS: 'SMTP_REQUIRE_TLS=true',
   EMAIL_FROM: 'EMAIL_FROM="Arbiter <arbiter@example.com>"',
   ADMIN_DISCORD_IDS: 'ADMIN_DISCORD_IDS=123456789012345678,234567890123456789',
+  STAFF_DISCORD_IDS: 'STAFF_DISCORD_IDS=345678901234567890',
+  ADMIN_IDLE_MINUTES: 'ADMIN_IDLE_MINUTES=30',
+  ADMIN_SESSION_HOURS: 'ADMIN_SESSION_HOURS=12',
   SESSION_SECRET: 'SESSION_SECRET=<at least 32 random characters: openssl rand -hex 32>',
   LINK_TTL_HOURS: 'LINK_TTL_HOURS=24',
   LOG_LEVEL: 'LOG_LEVEL=info',
@@ -175,6 +184,9 @@ const EnvSchema = z.object({
   SMTP_PASS: z.string().optional(),
   EMAIL_FROM: z.string().min(3).optional(),
   ADMIN_DISCORD_IDS: snowflakeList,
+  STAFF_DISCORD_IDS: snowflakeList,
+  ADMIN_IDLE_MINUTES: int(1, 24 * 60).default(30),
+  ADMIN_SESSION_HOURS: int(1, 24 * 7).default(12),
   SESSION_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   ROLES_FILE: z.string().min(1).default('config/roles.json'),
   LINK_TTL_HOURS: int(1, 24 * 14).default(24),
@@ -371,6 +383,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
     emailFrom = 'Arbiter <arbiter@localhost>';
   }
 
+  const both = (e.STAFF_DISCORD_IDS ?? []).filter((id) => e.ADMIN_DISCORD_IDS?.includes(id));
+  if (both.length > 0) problem('STAFF_DISCORD_IDS', `${both.join(', ')} ${both.length === 1 ? 'is' : 'are'} also in ADMIN_DISCORD_IDS: name each person in one list only`, false);
+  if (!invalid.has('ADMIN_IDLE_MINUTES') && !invalid.has('ADMIN_SESSION_HOURS') && e.ADMIN_IDLE_MINUTES > e.ADMIN_SESSION_HOURS * 60) {
+    problem('ADMIN_IDLE_MINUTES', `must not be longer than ADMIN_SESSION_HOURS (${e.ADMIN_SESSION_HOURS} h)`);
+  }
+
   const rolesFile = resolve(cwd, e.ROLES_FILE ?? 'config/roles.json');
   const tiers = loadTiers(rolesFile, problems);
   if (problems.length > 0) throw configError(problems);
@@ -389,6 +407,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
     smtp,
     emailFrom,
     adminDiscordIds: e.ADMIN_DISCORD_IDS,
+    staffDiscordIds: e.STAFF_DISCORD_IDS,
+    adminIdleMinutes: e.ADMIN_IDLE_MINUTES,
+    adminSessionHours: e.ADMIN_SESSION_HOURS,
     sessionSecret,
     rolesFile,
     tiers,

@@ -7,6 +7,8 @@ export type ErrorCode =
   | 'bad_request'
   | 'not_found'
   | 'csrf_failed'
+  | 'not_signed_in'
+  | 'forbidden'
   | 'rate_limited'
   | 'payload_too_large'
   | 'unsupported_media_type'

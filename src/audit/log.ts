@@ -6,6 +6,8 @@ export type Actor = 'webhook' | 'system' | 'subscriber' | `admin:${string}`;
 
 export interface AuditEntry {
   actor: Actor;
+  /** The admin's Discord name at the time, next to the ID in `actor`. */
+  actorName?: string | null;
   action: string;
   email?: string | null;
   discordId?: string | null;
@@ -19,6 +21,7 @@ export interface AuditRow {
   id: number;
   at: string;
   actor: string;
+  actor_name: string | null;
   action: string;
   email: string | null;
   discord_id: string | null;
@@ -36,8 +39,8 @@ export interface AuditLog {
 /** Append-only (the table refuses UPDATE and DELETE). Call inside the transaction of the change it describes. */
 export function createAuditLog(db: Db, clock: Clock): AuditLog {
   const insert = db.prepare(`INSERT INTO audit_logs
-    (at, actor, action, email, discord_id, subscription_id, role_id, reason, details)
-    VALUES (@at, @actor, @action, @email, @discordId, @subscriptionId, @roleId, @reason, @details)`);
+    (at, actor, actor_name, action, email, discord_id, subscription_id, role_id, reason, details)
+    VALUES (@at, @actor, @actorName, @action, @email, @discordId, @subscriptionId, @roleId, @reason, @details)`);
   const select = db.prepare(`SELECT * FROM audit_logs
     WHERE (@discordId IS NULL OR discord_id = @discordId)
       AND (@subscriptionId IS NULL OR subscription_id = @subscriptionId)
@@ -48,6 +51,7 @@ export function createAuditLog(db: Db, clock: Clock): AuditLog {
       insert.run({
         at: clock.now().toISOString(),
         actor: entry.actor,
+        actorName: entry.actorName ?? null,
         action: entry.action,
         email: entry.email ?? null,
         discordId: entry.discordId ?? null,

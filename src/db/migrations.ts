@@ -189,4 +189,19 @@ export const migrations: Migration[] = [
       CREATE INDEX jobs_due ON jobs (status, run_at);
     `,
   },
+  {
+    version: 6,
+    name: 'names of admins next to their IDs; the reason a grant was revoked; audit filters',
+    sql: `
+      ALTER TABLE audit_logs ADD COLUMN actor_name TEXT;
+      ALTER TABLE role_grants ADD COLUMN created_by_name TEXT;
+      ALTER TABLE role_grants ADD COLUMN revoked_by_name TEXT;
+      ALTER TABLE role_grants ADD COLUMN revoke_reason TEXT;
+      CREATE INDEX role_grants_expiry ON role_grants (expires_at) WHERE revoked_at IS NULL AND expires_at IS NOT NULL;
+      CREATE INDEX audit_logs_actor ON audit_logs (actor, id);
+      CREATE INDEX audit_logs_action ON audit_logs (action, id);
+      CREATE INDEX audit_logs_email ON audit_logs (email COLLATE NOCASE, id) WHERE email IS NOT NULL;
+      CREATE INDEX webhook_events_outcome ON webhook_events (outcome, id);
+    `,
+  },
 ];

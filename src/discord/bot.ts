@@ -35,6 +35,8 @@ export interface Bot {
   /** Re-reads the server's roles and the bot's place among them. */
   checkPermissions(): Promise<PermissionReport | null>;
   roleName(roleId: string): string | undefined;
+  /** The last permission check, null before the first. */
+  report(): PermissionReport | null;
   health(): BotHealth;
 }
 
@@ -113,6 +115,7 @@ export function createBot(options: BotOptions): Bot {
       await client.destroy();
     },
     checkPermissions,
+    report: () => report,
     roleName: (roleId) => report?.roleNames[roleId] ?? client.guilds.cache.get(config.guildId)?.roles.cache.get(roleId)?.name,
     health() {
       const token = api.tokenStatus();

@@ -20,6 +20,8 @@ export interface PermissionReport {
   problems: string[];
   /** Managed role id -> name, for pages and messages. */
   roleNames: Record<string, string>;
+  /** Each managed role: its name (null when it does not exist on the server) and whether the bot can give it. */
+  roles: { id: string; name: string | null; manageable: boolean }[];
 }
 
 const CREATE_INSTANT_INVITE = 1n << 0n;
@@ -41,6 +43,7 @@ export function permissionReport(
       botHighestRole: null,
       problems: ['The bot is not in the Discord server DISCORD_GUILD_ID. Invite it with the Manage Roles permission.'],
       roleNames: {},
+      roles: [...managed].sort().map((id) => ({ id, name: null, manageable: false })),
     };
   }
   const byId = new Map(roles.map((r) => [r.id, r]));
@@ -55,15 +58,19 @@ export function permissionReport(
     problems.push('The bot lacks the Create Invite permission, so subscribers who are not in the server yet cannot be added when they link. Give one of its roles Create Invite in Server Settings > Roles.');
   }
   const roleNames: Record<string, string> = {};
+  const roleStates: PermissionReport['roles'] = [];
   for (const id of [...managed].sort()) {
     const role = byId.get(id);
     if (!role) {
       problems.push(`Role ${id} in config/roles.json does not exist on the server.`);
+      roleStates.push({ id, name: null, manageable: false });
       continue;
     }
     roleNames[id] = role.name;
     // Discord compares positions; equal positions are ordered by id, and the bot cannot manage a role that ties.
-    if (!highest || role.position >= highest.position) {
+    const below = highest !== undefined && role.position < highest.position;
+    roleStates.push({ id, name: role.name, manageable: below && manageRoles });
+    if (!below) {
       problems.push(
         `The role "${role.name}" is not below the bot's highest role${highest ? ` "${highest.name}"` : ''}. Drag the bot's role above it in Server Settings > Roles.`,
       );
@@ -77,5 +84,6 @@ export function permissionReport(
     botHighestRole: highest ? { id: highest.id, name: highest.name, position: highest.position } : null,
     problems,
     roleNames,
+    roles: roleStates,
   };
 }

@@ -3,6 +3,7 @@ import connectSqlite3 from 'connect-sqlite3';
 import session from 'express-session';
 import type { Request, RequestHandler } from 'express';
 import type { Config } from '../config.js';
+import type { AdminSession, AdminSignIn, Flash } from '../admin/access.js';
 import type { LinkedSession } from '../linking/pages.js';
 
 declare module 'express-session' {
@@ -12,6 +13,12 @@ declare module 'express-session' {
     csrf?: string;
     /** Shown once on the success page after a completed link. */
     linked?: LinkedSession;
+    /** A staff member signed in to the panel. */
+    admin?: AdminSession;
+    /** A panel sign-in on its way through Discord. */
+    adminSignIn?: AdminSignIn;
+    /** The outcome of the last panel action, shown once on the page it redirects to. */
+    flash?: Flash;
   }
 }
 
@@ -47,4 +54,13 @@ export function createSessions(config: Pick<Config, 'dataDir' | 'sessionSecret' 
 
 export function saveSession(req: Request): Promise<void> {
   return new Promise((resolve, reject) => req.session.save((err) => (err ? reject(err) : resolve())));
+}
+
+/** A new session id with none of the old session's data: at sign-in, so that an id planted before is worthless. */
+export function regenerateSession(req: Request): Promise<void> {
+  return new Promise((resolve, reject) => req.session.regenerate((err) => (err ? reject(err) : resolve())));
+}
+
+export function destroySession(req: Request): Promise<void> {
+  return new Promise((resolve, reject) => req.session.destroy((err) => (err ? reject(err) : resolve())));
 }

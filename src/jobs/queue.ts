@@ -21,6 +21,14 @@ export interface Job {
   finished_at: string | null;
 }
 
+export interface KindSummary {
+  pending: number;
+  dead: number;
+  lastDoneAt: string | null;
+  /** The error of the newest job that failed (pending again, or dead), if it failed after the last success. */
+  lastError: { message: string; at: string } | null;
+}
+
 export interface EnqueueOptions {
   runAt?: Date;
   /** How long failures are retried, from now. Default RETRY_BUDGET_MS. */
@@ -33,8 +41,9 @@ export interface JobQueue {
   /**
    * Adds a job, or refreshes the pending one of the same (kind, key): its payload is replaced, it runs no later
    * than asked, and its retry budget starts again. Call inside the transaction of the change that needs it.
+   * Returns the id of the pending job.
    */
-  enqueue(kind: string, key: string, payload?: unknown, options?: EnqueueOptions): void;
+  enqueue(kind: string, key: string, payload?: unknown, options?: EnqueueOptions): number;
   /** Takes the next due job of these kinds whose (kind, key) is not already running. */
   claim(kinds: readonly string[]): Job | undefined;
   complete(id: number): void;
@@ -51,6 +60,8 @@ export interface JobQueue {
   recover(): { requeued: number; dead: Job[] };
   nextRunAt(kinds: readonly string[]): Date | undefined;
   counts(): Record<JobStatus, number>;
+  /** How one kind of work is going: what waits, what died, the last success and the last error still standing. */
+  summary(kind: string): KindSummary;
   dead(limit?: number): Job[];
   get(id: number): Job | undefined;
   onEnqueue(listener: () => void): void;
@@ -74,7 +85,8 @@ export function createJobQueue(db: Db, clock: Clock): JobQueue {
     ON CONFLICT (kind, key) WHERE status = 'pending' DO UPDATE SET
       payload = CASE WHEN @keepPayload THEN payload ELSE excluded.payload END, run_at = MIN(run_at, excluded.run_at),
       give_up_at = excluded.give_up_at,
-      updated_at = excluded.updated_at`);
+      updated_at = excluded.updated_at
+    RETURNING id`).pluck();
   const claimOne = db.prepare(`UPDATE jobs SET status = 'running', attempts = attempts + 1, updated_at = @now
     WHERE id = (
       SELECT j.id FROM jobs j
@@ -94,6 +106,13 @@ export function createJobQueue(db: Db, clock: Clock): JobQueue {
   const running = db.prepare(`SELECT id FROM jobs WHERE status = 'running'`).pluck();
   const next = db.prepare(`SELECT MIN(run_at) FROM jobs WHERE status = 'pending' AND kind IN (SELECT value FROM json_each(?))`).pluck();
   const counts = db.prepare('SELECT status, COUNT(*) AS n FROM jobs GROUP BY status');
+  const summary = db.prepare(`SELECT
+      COUNT(*) FILTER (WHERE status IN ('pending', 'running')) AS pending,
+      COUNT(*) FILTER (WHERE status = 'dead') AS dead,
+      MAX(finished_at) FILTER (WHERE status = 'done' AND last_error IS NULL) AS lastDoneAt
+    FROM jobs WHERE kind = ?`);
+  const lastFailure = db.prepare(`SELECT last_error AS message, updated_at AS at FROM jobs
+    WHERE kind = ? AND status IN ('pending', 'dead') AND last_error IS NOT NULL ORDER BY updated_at DESC LIMIT 1`);
   const dead = db.prepare(`SELECT * FROM jobs WHERE status = 'dead' ORDER BY finished_at DESC LIMIT ?`);
 
   /** Back to pending, unless a newer pending job for the same subject will do this work (only one may be pending). */
@@ -134,7 +153,7 @@ export function createJobQueue(db: Db, clock: Clock): JobQueue {
   return {
     enqueue(kind, key, payload = {}, options = {}) {
       const at = clock.now();
-      upsert.run({
+      const id = upsert.get({
         kind,
         key,
         payload: JSON.stringify(payload),
@@ -142,12 +161,13 @@ export function createJobQueue(db: Db, clock: Clock): JobQueue {
         giveUpAt: new Date(at.getTime() + (options.budgetMs ?? RETRY_BUDGET_MS)).toISOString(),
         keepPayload: options.keepPayload ? 1 : 0,
         now: at.toISOString(),
-      });
+      }) as number;
       // Listeners run after the current transaction has finished (better-sqlite3 transactions are synchronous).
       if (!wakeScheduled && listeners.length > 0) {
         wakeScheduled = true;
         setImmediate(wake);
       }
+      return id;
     },
     claim: (kinds) => claimOne.get({ now: now(), kinds: JSON.stringify(kinds) }) as Job | undefined,
     complete: (id) => void complete.run({ id, now: now() }),
@@ -163,6 +183,12 @@ export function createJobQueue(db: Db, clock: Clock): JobQueue {
       const result: Record<JobStatus, number> = { pending: 0, running: 0, done: 0, dead: 0 };
       for (const row of counts.all() as { status: JobStatus; n: number }[]) result[row.status] = row.n;
       return result;
+    },
+    summary(kind) {
+      const row = summary.get(kind) as Omit<KindSummary, 'lastError'>;
+      const failure = lastFailure.get(kind) as { message: string; at: string } | undefined;
+      const lastError = failure && (!row.lastDoneAt || failure.at > row.lastDoneAt) ? failure : null;
+      return { ...row, lastError };
     },
     dead: (limit = 50) => dead.all(limit) as Job[],
     get: (id) => getJob.get(id) as Job | undefined,

@@ -26,6 +26,8 @@ export interface SubscriptionStore {
   byDiscordId(discordId: string): Subscription[];
   byEmail(email: string): Subscription[];
   linkedDiscordIds(): string[];
+  /** Active (linked and not yet), suspended and cancelled subscriptions. */
+  counts(): { active: number; linked: number; unlinked: number; suspended: number; cancelled: number };
 }
 
 export function createSubscriptionStore(db: Db): SubscriptionStore {
@@ -41,6 +43,13 @@ export function createSubscriptionStore(db: Db): SubscriptionStore {
   const byDiscord = db.prepare('SELECT * FROM subscriptions WHERE discord_id = ? ORDER BY created_at');
   const byEmail = db.prepare('SELECT * FROM subscriptions WHERE email = ? COLLATE NOCASE ORDER BY created_at');
   const linked = db.prepare('SELECT DISTINCT discord_id FROM subscriptions WHERE discord_id IS NOT NULL ORDER BY discord_id').pluck();
+  const counts = db.prepare(`SELECT
+      COUNT(*) FILTER (WHERE status = 'active') AS active,
+      COUNT(*) FILTER (WHERE status = 'active' AND discord_id IS NOT NULL) AS linked,
+      COUNT(*) FILTER (WHERE status = 'active' AND discord_id IS NULL) AS unlinked,
+      COUNT(*) FILTER (WHERE status = 'suspended') AS suspended,
+      COUNT(*) FILTER (WHERE status = 'cancelled') AS cancelled
+    FROM subscriptions`);
   return {
     get: (id) => get.get(id) as Subscription | undefined,
     save: (s) => void save.run({ last_occurred_at: null, ...s }),
@@ -48,5 +57,6 @@ export function createSubscriptionStore(db: Db): SubscriptionStore {
     byDiscordId: (discordId) => byDiscord.all(discordId) as Subscription[],
     byEmail: (email) => byEmail.all(email) as Subscription[],
     linkedDiscordIds: () => linked.all() as string[],
+    counts: () => counts.get() as ReturnType<SubscriptionStore['counts']>,
   };
 }

@@ -25,6 +25,7 @@ export interface WebhookEventStore {
   findDuplicate(deliveryId: string, dedupe: DedupeBy, now: Date): WebhookEventRow | undefined;
   insert(row: Omit<WebhookEventRow, 'id'>): number;
   recent(limit?: number, outcome?: Outcome): WebhookEventRow[];
+  countSince(outcome: Outcome, since: Date): number;
 }
 
 export function createWebhookEventStore(db: Db): WebhookEventStore {
@@ -35,6 +36,7 @@ export function createWebhookEventStore(db: Db): WebhookEventStore {
     (delivery_id, dedupe, scheme, type, subscription_id, payload, received_at, occurred_at, outcome, errors)
     VALUES (@delivery_id, @dedupe, @scheme, @type, @subscription_id, @payload, @received_at, @occurred_at, @outcome, @errors)`);
   const recent = db.prepare(`SELECT * FROM webhook_events WHERE (@outcome IS NULL OR outcome = @outcome) ORDER BY id DESC LIMIT @limit`);
+  const countSince = db.prepare(`SELECT COUNT(*) FROM webhook_events WHERE outcome = ? AND received_at >= ?`).pluck();
   return {
     findDuplicate(deliveryId, dedupe, now) {
       if (dedupe === 'body-sha256') {
@@ -44,5 +46,6 @@ export function createWebhookEventStore(db: Db): WebhookEventStore {
     },
     insert: (row) => Number(insert.run(row).lastInsertRowid),
     recent: (limit = 50, outcome) => recent.all({ limit, outcome: outcome ?? null }) as WebhookEventRow[],
+    countSince: (outcome, since) => countSince.get(outcome, since.toISOString()) as number,
   };
 }

@@ -1,0 +1,43 @@
+/** Who may use the panel, and what a signed-in session holds. */
+import type { Actor } from '../audit/log.js';
+import type { Config } from '../config.js';
+
+/** admin: reads and acts. staff: reads only. */
+export type AdminRole = 'admin' | 'staff';
+
+export interface AdminIdentity {
+  id: string;
+  name: string;
+  role: AdminRole;
+}
+
+export interface AdminSession {
+  id: string;
+  name: string;
+  /** Epoch ms of the sign-in (absolute limit) and of the last request (idle limit). */
+  signedInAt: number;
+  seenAt: number;
+}
+
+export interface AdminSignIn {
+  state: string;
+  issuedAt: number;
+  /** The panel page to return to after sign-in. */
+  next: string;
+}
+
+export interface Flash {
+  kind: 'applied' | 'queued' | 'failed' | 'info';
+  text: string;
+}
+
+/** Read on every request, so a person taken off the lists (and the process restarted) is out at once. */
+export function roleOf(config: Pick<Config, 'adminDiscordIds' | 'staffDiscordIds'>, discordId: string): AdminRole | null {
+  if (config.adminDiscordIds.includes(discordId)) return 'admin';
+  if (config.staffDiscordIds.includes(discordId)) return 'staff';
+  return null;
+}
+
+export function actorOf(admin: Pick<AdminIdentity, 'id'>): Actor {
+  return `admin:${admin.id}`;
+}
