@@ -21,7 +21,7 @@ import { createWebhookEventStore, type WebhookEventStore } from './webhooks/stor
 import { createDiscordApi, type DiscordApi } from './discord/api.js';
 import type { OAuthStatus } from './discord/oauth.js';
 import { createBot, type Bot } from './discord/bot.js';
-import { createGhostClient } from './ghost/client.js';
+import { createGhostClient, type GhostClient } from './ghost/client.js';
 import { GHOST_SYNC_JOB, ghostSyncJob } from './ghost/sync.js';
 import { createGrantStore, type GrantStore } from './roles/grants.js';
 import { RECONCILE_JOB, SWEEP_JOB } from './roles/jobs.js';
@@ -43,6 +43,8 @@ export interface Services {
   /** Null when Discord is not configured (development only). */
   discord: { api: DiscordApi; bot: Bot } | null;
   webhookEvents: WebhookEventStore;
+  /** Null when Ghost is not configured. */
+  ghost: GhostClient | null;
   /** The last OAuth configuration problem Discord reported, for /health. */
   oauth: OAuthStatus;
   commits: CommitQueue;
@@ -113,8 +115,9 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
     };
     discord = { api, bot };
   }
-  if (config.ghost) {
-    kinds[GHOST_SYNC_JOB] = { lane: 'ghost', run: ghostSyncJob({ config: config.ghost, ghost: createGhostClient(config.ghost), subscriptions, audit }) };
+  const ghost = config.ghost ? createGhostClient(config.ghost) : null;
+  if (config.ghost && ghost) {
+    kinds[GHOST_SYNC_JOB] = { lane: 'ghost', run: ghostSyncJob({ config: config.ghost, ghost, subscriptions, audit }) };
   }
   const worker = createWorker({ queue: jobs, kinds, lanes: LANE_SLOTS, log, clock, audit, ...overrides.retry });
 
@@ -130,6 +133,7 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
     grants,
     discord,
     webhookEvents: createWebhookEventStore(db),
+    ghost,
     oauth: { lastConfigProblem: null },
     commits: createCommitQueue(db),
     mailer,

@@ -10,3 +10,7 @@ export function noteWithDiscordId(note: string | null, discordId: string): strin
     .trimEnd();
   return rest ? `${rest}\n\ndiscord_id: ${discordId}` : `discord_id: ${discordId}`;
 }
+
+export function noteHasDiscordId(note: string | null, discordId: string): boolean {
+  return (note ?? '').split('\n').some((line) => line.trim() === `discord_id: ${discordId}`);
+}

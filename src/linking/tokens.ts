@@ -47,6 +47,8 @@ export interface LinkTokens {
   spend(token: string, discordId: string): TokenCheck;
   /** The newest token of the subscription that still works, if any. */
   newestValid(subscriptionId: string): TokenRow | undefined;
+  /** The newest token of the subscription, whatever its state. */
+  newest(subscriptionId: string): TokenRow | undefined;
   /** How many tokens were issued after `since` for the subscriptions that have this email now. */
   issuedToEmailSince(email: string, since: Date): number;
   /** Revokes the subscription's unused tokens; ones already revoked keep their first reason. */
@@ -59,6 +61,7 @@ export function createLinkTokens(db: Db, clock: Clock, ttlHours: number): LinkTo
   const byHash = db.prepare('SELECT * FROM link_tokens WHERE token_hash = ?');
   const newestValid = db.prepare(`SELECT * FROM link_tokens WHERE subscription_id = ? AND used_at IS NULL AND revoked_at IS NULL
     AND expires_at > ? ORDER BY id DESC LIMIT 1`);
+  const newest = db.prepare(`SELECT * FROM link_tokens WHERE subscription_id = ? ORDER BY id DESC LIMIT 1`);
   const issuedToEmail = db.prepare(`SELECT COUNT(*) FROM link_tokens WHERE created_at > ?
     AND subscription_id IN (SELECT subscription_id FROM subscriptions WHERE email = ? COLLATE NOCASE)`).pluck();
   const use = db.prepare('UPDATE link_tokens SET used_at = ?, used_by = ? WHERE id = ? AND used_at IS NULL AND revoked_at IS NULL');
@@ -93,6 +96,7 @@ export function createLinkTokens(db: Db, clock: Clock, ttlHours: number): LinkTo
       return result;
     }),
     newestValid: (subscriptionId) => newestValid.get(subscriptionId, clock.now().toISOString()) as TokenRow | undefined,
+    newest: (subscriptionId) => newest.get(subscriptionId) as TokenRow | undefined,
     issuedToEmailSince: (email, since) => issuedToEmail.get(since.toISOString(), email) as number,
     revokeAll: (subscriptionId, reason) => void revoke.run(clock.now().toISOString(), reason, subscriptionId),
   };

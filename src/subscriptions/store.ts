@@ -26,11 +26,26 @@ export interface SubscriptionStore {
   byDiscordId(discordId: string): Subscription[];
   byEmail(email: string): Subscription[];
   linkedDiscordIds(): string[];
+  /**
+   * Subscriptions whose ID or Discord ID is `query`, or whose email or name contains it (case-insensitive, also
+   * beyond ASCII), most recently changed first.
+   */
+  search(query: string, limit: number): Subscription[];
   /** Active (linked and not yet), suspended and cancelled subscriptions. */
   counts(): { active: number; linked: number; unlinked: number; suspended: number; cancelled: number };
 }
 
+/** Case folding for search; SQLite's own LIKE and lower() fold ASCII only. */
+export function fold(text: string): string {
+  return text.normalize('NFKC').toLowerCase();
+}
+
 export function createSubscriptionStore(db: Db): SubscriptionStore {
+  db.function('arbiter_fold', { deterministic: true }, (value: unknown) => (typeof value === 'string' ? fold(value) : value));
+  const search = db.prepare(`SELECT * FROM subscriptions
+    WHERE subscription_id = @exact OR discord_id = @exact
+      OR instr(arbiter_fold(email), @folded) > 0 OR instr(arbiter_fold(name), @folded) > 0
+    ORDER BY updated_at DESC LIMIT @limit`);
   const get = db.prepare('SELECT * FROM subscriptions WHERE subscription_id = ?');
   const save = db.prepare(`INSERT INTO subscriptions
       (subscription_id, email, name, tier, status, last_event_at, last_occurred_at, created_at, updated_at)
@@ -57,6 +72,7 @@ export function createSubscriptionStore(db: Db): SubscriptionStore {
     byDiscordId: (discordId) => byDiscord.all(discordId) as Subscription[],
     byEmail: (email) => byEmail.all(email) as Subscription[],
     linkedDiscordIds: () => linked.all() as string[],
+    search: (query, limit) => search.all({ exact: query, folded: fold(query), limit }) as Subscription[],
     counts: () => counts.get() as ReturnType<SubscriptionStore['counts']>,
   };
 }

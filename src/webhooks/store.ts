@@ -26,6 +26,8 @@ export interface WebhookEventStore {
   insert(row: Omit<WebhookEventRow, 'id'>): number;
   recent(limit?: number, outcome?: Outcome): WebhookEventRow[];
   countSince(outcome: Outcome, since: Date): number;
+  /** The newest delivery about this subscription. */
+  latestFor(subscriptionId: string): WebhookEventRow | undefined;
 }
 
 export function createWebhookEventStore(db: Db): WebhookEventStore {
@@ -37,6 +39,7 @@ export function createWebhookEventStore(db: Db): WebhookEventStore {
     VALUES (@delivery_id, @dedupe, @scheme, @type, @subscription_id, @payload, @received_at, @occurred_at, @outcome, @errors)`);
   const recent = db.prepare(`SELECT * FROM webhook_events WHERE (@outcome IS NULL OR outcome = @outcome) ORDER BY id DESC LIMIT @limit`);
   const countSince = db.prepare(`SELECT COUNT(*) FROM webhook_events WHERE outcome = ? AND received_at >= ?`).pluck();
+  const latestFor = db.prepare(`SELECT * FROM webhook_events WHERE subscription_id = ? ORDER BY received_at DESC, id DESC LIMIT 1`);
   return {
     findDuplicate(deliveryId, dedupe, now) {
       if (dedupe === 'body-sha256') {
@@ -46,6 +49,7 @@ export function createWebhookEventStore(db: Db): WebhookEventStore {
     },
     insert: (row) => Number(insert.run(row).lastInsertRowid),
     recent: (limit = 50, outcome) => recent.all({ limit, outcome: outcome ?? null }) as WebhookEventRow[],
+    latestFor: (subscriptionId) => latestFor.get(subscriptionId) as WebhookEventRow | undefined,
     countSince: (outcome, since) => countSince.get(outcome, since.toISOString()) as number,
   };
 }

@@ -1,7 +1,7 @@
 /** Signing in to the admin panel through the Discord stand-in, and reading the panel's forms. */
 import assert from 'node:assert/strict';
 import type { FakeUser } from '../fakes/discord.js';
-import type { Browser, World } from './world.js';
+import { Browser, type World } from './world.js';
 
 export const ADMIN: FakeUser = { id: '500000000000000001', username: 'ada', global_name: 'Ada' };
 export const STAFF: FakeUser = { id: '500000000000000002', username: 'sam', global_name: 'Sam' };
@@ -31,4 +31,15 @@ export async function csrfFrom(browser: Browser, url: string): Promise<string> {
   const token = /name="_csrf" value="([^"]+)"/.exec(html)?.[1];
   assert.ok(token, `no _csrf field at ${url} (status ${res.status})`);
   return token;
+}
+
+/** A subscriber who got the webhook's email and linked `user` through the link (Discord stand-in signs them in). */
+export async function linkSubscriber(world: World, fields: { subscription_id: string; customer_email: string; customer_name?: string; tier?: string }, user: FakeUser): Promise<void> {
+  world.discord.addUser(user);
+  await world.event(fields);
+  const link = await world.linkFor(fields.customer_email);
+  world.discord.signIn(user.id);
+  const { res, hops } = await new Browser().follow(link);
+  assert.equal(new URL(hops.at(-1)!).pathname, '/linked', `linking ended with ${res.status} at ${hops.at(-1)}`);
+  await world.settle();
 }

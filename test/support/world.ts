@@ -31,6 +31,8 @@ export interface World {
   linkFor(email: string, nth?: number): Promise<string>;
   /** Waits until the queue has nothing due. */
   settle(): Promise<void>;
+  /** Stops Arbiter and starts it again on the same port and data, with these settings changed. */
+  restart(env?: Record<string, string>): Promise<void>;
 }
 
 export async function freePort(): Promise<number> {
@@ -66,7 +68,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
   const ghost = await startFakeGhost(options.ghostCustomFields ? { customFields: options.ghostCustomFields } : {});
   const smtp = await startSmtp();
   const port = await freePort();
-  const config = testConfig(
+  const makeConfig = (changed: Record<string, string> = {}) => testConfig(
     dir.path,
     {
       PORT: String(port),
@@ -82,10 +84,13 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
       CMS_URL: ghost.url,
       CMS_ADMIN_KEY: ghost.adminKey,
       ...options.env,
+      ...changed,
     },
     WORLD_TIERS,
   );
-  const app = await startTestServer(config, { ...options.overrides, ...(options.log ? { log: options.log } : {}) });
+  const start = (changed?: Record<string, string>) =>
+    startTestServer(makeConfig(changed), { ...options.overrides, ...(options.log ? { log: options.log } : {}) });
+  const app = await start();
   const world: World = {
     dir,
     discord,
@@ -93,13 +98,13 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
     smtp,
     app,
     async stop() {
-      await app.stop();
+      await world.app.stop();
       await Promise.all([discord.close(), ghost.close(), smtp.close()]);
       dir.remove();
     },
     async event(fields) {
       const body = eventBody(fields);
-      const res = await postWebhook(app.url, body, standardHeaders(WEBHOOK_SECRET, body));
+      const res = await postWebhook(world.app.url, body, standardHeaders(WEBHOOK_SECRET, body));
       if (res.status !== 200) throw new Error(`webhook answered ${res.status}: ${res.text}`);
     },
     async linkFor(email, nth = 1) {
@@ -110,11 +115,17 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
       return linkIn(mine[nth - 1]!.text);
     },
     async settle() {
-      await app.services.worker.idle();
+      await world.app.services.worker.idle();
+    },
+    async restart(env) {
+      await world.app.stop();
+      world.app = await start(env);
+      await botReady();
     },
   };
   // The bot is ready once the gateway handshake is done; most tests expect member events to arrive.
-  await until(() => (app.services.discord!.bot.health().status === 'ready' ? true : undefined), 10_000, 'bot ready');
+  const botReady = () => until(() => (world.app.services.discord!.bot.health().status === 'ready' ? true : undefined), 10_000, 'bot ready');
+  await botReady();
   return world;
 }
 
