@@ -26,6 +26,8 @@ export function createApp(services: Services, options: AppOptions): Express {
   const protocol = protocolCheck(config, log);
   app.use(securityHeaders({ https: config.secureCookies }));
   app.use(accessLog(log));
+  // Browsers ask for it on every first visit; an empty answer keeps 404s out of logs and consoles.
+  app.get('/favicon.ico', (_req, res) => void res.status(204).end());
   app.use('/static', express.static(PUBLIC_DIR, { index: false, maxAge: '1h' }));
   app.use(healthRoutes(services, protocol));
   // After /health: a monitor on this machine asks over plain http, and that is no sign of a wrong proxy setup.

@@ -7,7 +7,7 @@ import { dashboard } from './dashboard.js';
 export function dashboardRoutes(services: Services): Router {
   const router = Router();
   router.get('/admin', (req, res) => {
-    res.type('html').send(dashboardPage(panelContext(req, res), dashboard(services)));
+    res.type('html').send(dashboardPage(panelContext(req, res), dashboard(services), (id) => services.discord?.bot.roleName(id)));
   });
   return router;
 }

@@ -23,7 +23,7 @@ function Work(props: { work: KindSummary }) {
   );
 }
 
-export function dashboardPage(ctx: PanelContext, d: Dashboard): string {
+export function dashboardPage(ctx: PanelContext, d: Dashboard, roleName: (id: string) => string | undefined): string {
   const s = d.subscriptions;
   const counts: [string, number, string?][] = [
     ['Active subscriptions', s.active],
@@ -43,7 +43,7 @@ export function dashboardPage(ctx: PanelContext, d: Dashboard): string {
         <p>
           <label for="q">Find a member</label>
           <br />
-          <input id="q" type="search" name="q" placeholder="email, name, Discord ID or subscription ID" size={40} />
+          <input id="q" type="search" name="q" placeholder="email, name, Discord ID or subscription ID" />
         </p>
         <p><button type="submit">Search</button></p>
       </form>
@@ -95,7 +95,7 @@ export function dashboardPage(ctx: PanelContext, d: Dashboard): string {
       </p>
 
       <h2>Latest activity</h2>
-      <AuditTable rows={d.recent} />
+      <AuditTable rows={d.recent} roleName={roleName} />
       <p><a href="/admin/audit">The whole audit log</a></p>
     </>,
   );

@@ -15,7 +15,7 @@ function SearchForm(props: { q: string }) {
       <p>
         <label for="q">Email, part of an email, name, Discord ID or subscription ID</label>
         <br />
-        <input id="q" type="search" name="q" value={props.q} size={40} maxLength={200} />
+        <input id="q" type="search" name="q" value={props.q} maxLength={200} />
       </p>
       <p><button type="submit">Search</button></p>
     </form>
