@@ -6,6 +6,7 @@ export type ErrorCode =
   | 'config_invalid'
   | 'bad_request'
   | 'not_found'
+  | 'conflict'
   | 'csrf_failed'
   | 'not_signed_in'
   | 'forbidden'

@@ -3,6 +3,7 @@ import { Router } from 'express';
 import type { Services } from '../services.js';
 import { logoutRoute, requireStaff, signInRoutes } from './auth.js';
 import { dashboardRoutes } from './dashboard-routes.js';
+import { failedRoutes } from './failed-routes.js';
 import { memberRoutes } from './member-routes.js';
 
 export function adminRoutes(services: Services): Router {
@@ -12,5 +13,6 @@ export function adminRoutes(services: Services): Router {
   router.post('/admin/logout', ...logoutRoute(services));
   router.use(dashboardRoutes(services));
   router.use(memberRoutes(services));
+  router.use(failedRoutes(services));
   return router;
 }

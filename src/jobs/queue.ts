@@ -37,6 +37,14 @@ export interface EnqueueOptions {
   keepPayload?: boolean;
 }
 
+/** What reviving a dead job came to. */
+export type Revival =
+  | { status: 'queued'; job: Job }
+  /** A pending job of the same (kind, key) already waits to do this work: the dead one is closed as done. */
+  | { status: 'superseded'; job: Job; by: number }
+  | { status: 'not_dead'; job: Job }
+  | { status: 'missing' };
+
 export interface JobQueue {
   /**
    * Adds a job, or refreshes the pending one of the same (kind, key): its payload is replaced, it runs no later
@@ -65,6 +73,11 @@ export interface JobQueue {
   dead(limit?: number): Job[];
   get(id: number): Job | undefined;
   onEnqueue(listener: () => void): void;
+  /**
+   * A dead job back to pending, due now, with no attempts spent and a fresh retry budget (default RETRY_BUDGET_MS);
+   * wakes the worker like an enqueue. Call inside the transaction of the change that asks for it.
+   */
+  revive(id: number, options?: { budgetMs?: number }): Revival;
 }
 
 /** Billing systems retry for days; so do side effects (an email, a Ghost write) through an outage. */
@@ -78,6 +91,13 @@ export function createJobQueue(db: Db, clock: Clock): JobQueue {
   const wake = () => {
     wakeScheduled = false;
     for (const listener of listeners) listener();
+  };
+  // Listeners run after the current transaction has finished (better-sqlite3 transactions are synchronous).
+  const scheduleWake = () => {
+    if (!wakeScheduled && listeners.length > 0) {
+      wakeScheduled = true;
+      setImmediate(wake);
+    }
   };
   const now = () => clock.now().toISOString();
   const upsert = db.prepare(`INSERT INTO jobs (kind, key, payload, status, run_at, give_up_at, created_at, updated_at)
@@ -114,6 +134,8 @@ export function createJobQueue(db: Db, clock: Clock): JobQueue {
   const lastFailure = db.prepare(`SELECT last_error AS message, updated_at AS at FROM jobs
     WHERE kind = ? AND status IN ('pending', 'dead') AND last_error IS NOT NULL ORDER BY updated_at DESC LIMIT 1`);
   const dead = db.prepare(`SELECT * FROM jobs WHERE status = 'dead' ORDER BY finished_at DESC LIMIT ?`);
+  const revive = db.prepare(`UPDATE jobs SET status = 'pending', attempts = 0, interruptions = 0, run_at = @now,
+    give_up_at = @giveUpAt, last_error = NULL, finished_at = NULL, updated_at = @now WHERE id = @id AND status = 'dead'`);
 
   /** Back to pending, unless a newer pending job for the same subject will do this work (only one may be pending). */
   const requeue = (job: Pick<Job, 'id' | 'kind' | 'key'>, error: string, runAt: Date, refund: 0 | 1) => {
@@ -162,11 +184,7 @@ export function createJobQueue(db: Db, clock: Clock): JobQueue {
         keepPayload: options.keepPayload ? 1 : 0,
         now: at.toISOString(),
       }) as number;
-      // Listeners run after the current transaction has finished (better-sqlite3 transactions are synchronous).
-      if (!wakeScheduled && listeners.length > 0) {
-        wakeScheduled = true;
-        setImmediate(wake);
-      }
+      scheduleWake();
       return id;
     },
     claim: (kinds) => claimOne.get({ now: now(), kinds: JSON.stringify(kinds) }) as Job | undefined,
@@ -193,5 +211,19 @@ export function createJobQueue(db: Db, clock: Clock): JobQueue {
     dead: (limit = 50) => dead.all(limit) as Job[],
     get: (id) => getJob.get(id) as Job | undefined,
     onEnqueue: (listener) => void listeners.push(listener),
+    revive(id, options = {}) {
+      const job = getJob.get(id) as Job | undefined;
+      if (!job) return { status: 'missing' };
+      if (job.status !== 'dead') return { status: 'not_dead', job };
+      const at = clock.now();
+      const twin = pendingTwin.get(job.kind, job.key) as number | undefined;
+      if (twin !== undefined) {
+        supersede.run({ id, error: job.last_error, now: at.toISOString() });
+        return { status: 'superseded', job: getJob.get(id) as Job, by: twin };
+      }
+      revive.run({ id, now: at.toISOString(), giveUpAt: new Date(at.getTime() + (options.budgetMs ?? RETRY_BUDGET_MS)).toISOString() });
+      scheduleWake();
+      return { status: 'queued', job: getJob.get(id) as Job };
+    },
   };
 }
