@@ -3,6 +3,7 @@ import { Router } from 'express';
 import type { Services } from '../services.js';
 import { logoutRoute, requireStaff, signInRoutes } from './auth.js';
 import { dashboardRoutes } from './dashboard-routes.js';
+import { actionRoutes } from './action-routes.js';
 
 export function adminRoutes(services: Services): Router {
   const router = Router();
@@ -10,5 +11,6 @@ export function adminRoutes(services: Services): Router {
   router.use('/admin', requireStaff(services));
   router.post('/admin/logout', ...logoutRoute(services));
   router.use(dashboardRoutes(services));
+  router.use(actionRoutes(services));
   return router;
 }

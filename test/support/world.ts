@@ -47,6 +47,8 @@ export interface WorldOptions {
   ghostCustomFields?: string[];
   log?: Logger;
   overrides?: ServiceOverrides;
+  /** roles.json's tiers; default WORLD_TIERS. */
+  tiers?: Record<string, string[]>;
 }
 
 export async function startWorld(options: WorldOptions = {}): Promise<World> {
@@ -83,7 +85,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
       CMS_ADMIN_KEY: ghost.adminKey,
       ...options.env,
     },
-    WORLD_TIERS,
+    options.tiers ?? WORLD_TIERS,
   );
   const app = await startTestServer(config, { ...options.overrides, ...(options.log ? { log: options.log } : {}) });
   const world: World = {
