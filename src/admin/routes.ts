@@ -5,6 +5,7 @@ import { logoutRoute, requireStaff, signInRoutes } from './auth.js';
 import { dashboardRoutes } from './dashboard-routes.js';
 import { failedRoutes } from './failed-routes.js';
 import { memberRoutes } from './member-routes.js';
+import { actionRoutes } from './action-routes.js';
 
 export function adminRoutes(services: Services): Router {
   const router = Router();
@@ -14,5 +15,6 @@ export function adminRoutes(services: Services): Router {
   router.use(dashboardRoutes(services));
   router.use(memberRoutes(services));
   router.use(failedRoutes(services));
+  router.use(actionRoutes(services));
   return router;
 }

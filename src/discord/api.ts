@@ -32,6 +32,8 @@ export interface DiscordApi {
   /** Adds the user with their OAuth access token (scope guilds.join); 'already' when they were a member. */
   joinGuild(userId: string, accessToken: string): Promise<'joined' | 'already'>;
   checkPermissions(managed: ReadonlySet<string>): Promise<PermissionReport>;
+  /** The server's roles as they are now. */
+  guildRoles(): Promise<{ id: string; name: string; position: number }[]>;
   /** Whether Discord accepted the bot token at the last call ('unknown' before the first). */
   tokenStatus(): { status: 'ok' | 'rejected' | 'unknown'; problem: string | null; since: string | null };
 }
@@ -152,5 +154,9 @@ export function createDiscordApi(config: DiscordConfig, options: DiscordApiOptio
       return permissionReport(guild, roles, botRoles, managed);
     },
     tokenStatus: () => token,
+    async guildRoles() {
+      const roles = parse(z.array(Role), await call('reading the server roles', () => rest.get(Routes.guildRoles(guild))), 'the role list');
+      return roles.map(({ id, name, position }) => ({ id, name, position }));
+    },
   };
 }

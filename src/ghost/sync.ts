@@ -1,11 +1,12 @@
 /**
  * The job that writes a subscriber's Discord ID onto their Ghost member (found by email): a `discord_id:` line in
  * the note plus a `discord` label, or the custom member field `discord_id` where the site has member custom fields.
+ * After an unlink it takes that ID off again.
  */
 import type { AuditLog } from '../audit/log.js';
 import type { GhostConfig } from '../config.js';
 import { ArbiterError } from '../errors.js';
-import type { SubscriptionStore } from '../subscriptions/store.js';
+import type { Subscription, SubscriptionStore } from '../subscriptions/store.js';
 import type { GhostClient } from './client.js';
 import { NOTE_MAX, noteWithDiscordId } from './note.js';
 
@@ -19,10 +20,17 @@ export interface GhostSyncDeps {
   audit: AuditLog;
 }
 
+export interface GhostSyncPayload {
+  subscriptionId: string;
+  /** The Discord ID the subscription was unlinked from: it comes off the member, unless linked again meanwhile. */
+  unlinked?: string;
+}
+
 export function ghostSyncJob(deps: GhostSyncDeps) {
   return async (payload: unknown): Promise<void> => {
-    const { subscriptionId } = payload as { subscriptionId: string };
+    const { subscriptionId, unlinked } = payload as GhostSyncPayload;
     const subscription = deps.subscriptions.get(subscriptionId);
+    if (subscription && !subscription.discord_id && unlinked) return forget(deps, subscription, unlinked);
     if (!subscription?.discord_id) return;
     const { email, discord_id: discordId } = subscription;
     const notFound = () => deps.audit.record({ actor: 'system', action: 'ghost.member_not_found', email, discordId, subscriptionId });
@@ -50,4 +58,25 @@ export function ghostSyncJob(deps: GhostSyncDeps) {
     }
     deps.audit.record({ actor: 'system', action: 'ghost.updated', email, discordId, subscriptionId, details: { member: found.id, field: deps.config.field } });
   };
+}
+
+async function forget(deps: GhostSyncDeps, subscription: Subscription, discordId: string): Promise<void> {
+  const { email, subscription_id: subscriptionId } = subscription;
+  // Another subscription of the same address may still be linked to that account.
+  if (deps.subscriptions.byEmail(email).some((s) => s.discord_id === discordId)) return;
+  const found = await deps.ghost.findMemberByEmail(email);
+  const member = found && (await deps.ghost.readMember(found.id));
+  if (!member) return;
+  if (deps.config.field === 'custom') {
+    if (member.custom_fields?.discord_id !== discordId) return;
+    await deps.ghost.editMember(member.id, { custom_fields: { discord_id: null } });
+  } else {
+    const ours = `discord_id: ${discordId}`;
+    const lines = (member.note ?? '').split('\n');
+    if (!lines.some((line) => line.trim() === ours)) return;
+    const note = lines.filter((line) => line.trim() !== ours).join('\n').trimEnd();
+    const labels = member.labels.map((l) => l.name).filter((l) => l.toLowerCase() !== GHOST_LABEL);
+    await deps.ghost.editMember(member.id, { note, labels });
+  }
+  deps.audit.record({ actor: 'system', action: 'ghost.updated', email, discordId, subscriptionId, details: { member: member.id, field: deps.config.field, removed: true } });
 }

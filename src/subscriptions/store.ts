@@ -23,6 +23,8 @@ export interface SubscriptionStore {
   /** Creates or replaces the billing-side fields; keeps the Discord link. The order mark only moves forward. */
   save(s: Omit<Subscription, 'discord_id' | 'linked_at' | 'created_at' | 'last_occurred_at'> & { last_occurred_at?: string | null }): void;
   link(subscriptionId: string, discordId: string, at: string): void;
+  /** Forgets the Discord account: the subscription waits for a link again. */
+  unlink(subscriptionId: string, at: string): void;
   byDiscordId(discordId: string): Subscription[];
   byEmail(email: string): Subscription[];
   linkedDiscordIds(): string[];
@@ -55,6 +57,7 @@ export function createSubscriptionStore(db: Db): SubscriptionStore {
       last_occurred_at = CASE WHEN last_occurred_at IS NULL OR excluded.last_occurred_at > last_occurred_at
         THEN excluded.last_occurred_at ELSE last_occurred_at END`);
   const link = db.prepare('UPDATE subscriptions SET discord_id = ?, linked_at = ?, updated_at = ? WHERE subscription_id = ?');
+  const unlink = db.prepare('UPDATE subscriptions SET discord_id = NULL, linked_at = NULL, updated_at = ? WHERE subscription_id = ?');
   const byDiscord = db.prepare('SELECT * FROM subscriptions WHERE discord_id = ? ORDER BY created_at');
   const byEmail = db.prepare('SELECT * FROM subscriptions WHERE email = ? COLLATE NOCASE ORDER BY created_at');
   const linked = db.prepare('SELECT DISTINCT discord_id FROM subscriptions WHERE discord_id IS NOT NULL ORDER BY discord_id').pluck();
@@ -69,6 +72,7 @@ export function createSubscriptionStore(db: Db): SubscriptionStore {
     get: (id) => get.get(id) as Subscription | undefined,
     save: (s) => void save.run({ last_occurred_at: null, ...s }),
     link: (id, discordId, at) => void link.run(discordId, at, at, id),
+    unlink: (id, at) => void unlink.run(at, id),
     byDiscordId: (discordId) => byDiscord.all(discordId) as Subscription[],
     byEmail: (email) => byEmail.all(email) as Subscription[],
     linkedDiscordIds: () => linked.all() as string[],

@@ -49,6 +49,8 @@ export interface WorldOptions {
   ghostCustomFields?: string[];
   log?: Logger;
   overrides?: ServiceOverrides;
+  /** roles.json's tiers; default WORLD_TIERS. */
+  tiers?: Record<string, string[]>;
 }
 
 export async function startWorld(options: WorldOptions = {}): Promise<World> {
@@ -86,7 +88,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
       ...options.env,
       ...changed,
     },
-    WORLD_TIERS,
+    options.tiers ?? WORLD_TIERS,
   );
   const start = (changed?: Record<string, string>) =>
     startTestServer(makeConfig(changed), { ...options.overrides, ...(options.log ? { log: options.log } : {}) });

@@ -1,0 +1,75 @@
+/**
+ * The admins' actions as form posts: each checks the input, calls its use case, and redirects to the page that shows
+ * the result with the outcome for that page to show. A refusal (bad input, unknown subject) is an error page and
+ * changes nothing.
+ */
+import { Router, type Request, type Response } from 'express';
+import type { Services } from '../services.js';
+import {
+  block,
+  BlockInput,
+  grantRole,
+  GrantInput,
+  MemberInput,
+  parseInput,
+  reconcileNow,
+  resendLink,
+  RevokeInput,
+  revokeGrant,
+  SubscriptionInput,
+  unlink,
+} from './actions.js';
+import { adminIdentity, requireAdminWrite } from './auth.js';
+import { setFlash } from './context.js';
+import type { Outcome } from './outcome.js';
+
+type Form = Record<string, unknown>;
+
+const form = (req: Request): Form => (req.body && typeof req.body === 'object' ? (req.body as Form) : {});
+const memberPage = (discordId: string) => `/admin/members/${encodeURIComponent(discordId)}`;
+const subscriptionPage = (subscriptionId: string) => `/admin/subscriptions/${encodeURIComponent(subscriptionId)}`;
+
+function done(req: Request, res: Response, to: string, outcome: Outcome): void {
+  setFlash(req, outcome);
+  res.redirect(303, to);
+}
+
+export function actionRoutes(services: Services): Router {
+  const router = Router();
+  // One set of checks for all the actions, so the write rate counts every change an admin makes.
+  const write = requireAdminWrite();
+
+  router.post('/admin/members/:discordId/grants', ...write, async (req, res) => {
+    const f = form(req);
+    const input = parseInput(GrantInput, { discordId: req.params.discordId, roleId: f.role_id, expiresAt: f.expires_at, reason: f.reason });
+    done(req, res, memberPage(input.discordId), await grantRole(services, adminIdentity(res), input));
+  });
+
+  router.post('/admin/members/:discordId/blocks', ...write, async (req, res) => {
+    const f = form(req);
+    const input = parseInput(BlockInput, { discordId: req.params.discordId, roleId: f.role_id, expiresAt: f.expires_at, reason: f.reason });
+    done(req, res, memberPage(input.discordId), await block(services, adminIdentity(res), input));
+  });
+
+  router.post('/admin/members/:discordId/grants/:grantId/revoke', ...write, async (req, res) => {
+    const input = parseInput(RevokeInput, { discordId: req.params.discordId, grantId: req.params.grantId, reason: form(req).reason });
+    done(req, res, memberPage(input.discordId), await revokeGrant(services, adminIdentity(res), input));
+  });
+
+  router.post('/admin/members/:discordId/reconcile', ...write, async (req, res) => {
+    const input = parseInput(MemberInput, { discordId: req.params.discordId, reason: form(req).reason });
+    done(req, res, memberPage(input.discordId), await reconcileNow(services, adminIdentity(res), input));
+  });
+
+  router.post('/admin/subscriptions/:id/resend-link', ...write, async (req, res) => {
+    const input = parseInput(SubscriptionInput, { subscriptionId: req.params.id, reason: form(req).reason });
+    done(req, res, subscriptionPage(input.subscriptionId), await resendLink(services, adminIdentity(res), input));
+  });
+
+  router.post('/admin/subscriptions/:id/unlink', ...write, async (req, res) => {
+    const input = parseInput(SubscriptionInput, { subscriptionId: req.params.id, reason: form(req).reason });
+    done(req, res, subscriptionPage(input.subscriptionId), await unlink(services, adminIdentity(res), input));
+  });
+
+  return router;
+}
