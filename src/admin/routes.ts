@@ -1,11 +1,12 @@
 /** The admin panel: sign-in, then every page behind the layers of requireStaff (and requireAdminWrite for changes). */
 import { Router } from 'express';
 import type { Services } from '../services.js';
+import { actionRoutes } from './action-routes.js';
+import { auditRoutes } from './audit-routes.js';
 import { logoutRoute, requireStaff, signInRoutes } from './auth.js';
 import { dashboardRoutes } from './dashboard-routes.js';
 import { failedRoutes } from './failed-routes.js';
 import { memberRoutes } from './member-routes.js';
-import { actionRoutes } from './action-routes.js';
 
 export function adminRoutes(services: Services): Router {
   const router = Router();
@@ -16,5 +17,6 @@ export function adminRoutes(services: Services): Router {
   router.use(memberRoutes(services));
   router.use(failedRoutes(services));
   router.use(actionRoutes(services));
+  router.use(auditRoutes(services));
   return router;
 }

@@ -8,7 +8,7 @@ export function actorLabel(row: Pick<AuditRow, 'actor' | 'actor_name'>): string 
 }
 
 /** Audit entries as a table; `subjectLinks` links each Discord ID and subscription to its page. */
-export function AuditTable(props: { rows: AuditRow[]; roleName?: (id: string) => string | undefined; empty?: string }) {
+export function AuditTable(props: { rows: AuditRow[]; roleName?: (id: string) => string | undefined; empty?: string; details?: boolean }) {
   const rows = props.rows.map((r) => [
     <When at={r.at} />,
     actorLabel(r),
@@ -16,8 +16,10 @@ export function AuditTable(props: { rows: AuditRow[]; roleName?: (id: string) =>
     <Subject row={r} />,
     r.role_id ? (props.roleName?.(r.role_id) ?? r.role_id) : '',
     r.reason ?? '',
+    ...(props.details ? [r.details ? <code>{r.details}</code> : ''] : []),
   ]);
-  return <Table columns={['When', 'Who', 'What', 'Subject', 'Role', 'Reason']} rows={rows} empty={props.empty ?? 'Nothing recorded yet.'} />;
+  const columns = ['When', 'Who', 'What', 'Subject', 'Role', 'Reason', ...(props.details ? ['Details'] : [])];
+  return <Table columns={columns} rows={rows} empty={props.empty ?? 'Nothing recorded yet.'} />;
 }
 
 function Subject(props: { row: AuditRow }) {
