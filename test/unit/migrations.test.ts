@@ -25,7 +25,7 @@ test('migration 3 keeps every delivery and index, allows the outcome "refused", 
     assert.deepEqual(migrate(db, migrations).includes(3), true);
     assert.deepEqual(db.prepare('SELECT * FROM webhook_events ORDER BY id').all(), before);
     const indexes = db.prepare(`SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'webhook_events' AND sql IS NOT NULL ORDER BY name`).pluck().all();
-    assert.deepEqual(indexes, ['webhook_events_body', 'webhook_events_delivery', 'webhook_events_subscription']);
+    assert.deepEqual(indexes, ['webhook_events_body', 'webhook_events_delivery', 'webhook_events_outcome', 'webhook_events_subscription']);
     const mark = db.prepare('SELECT last_occurred_at FROM subscriptions WHERE subscription_id = ?').pluck();
     assert.equal(mark.get('sub_a'), '2026-01-03T00:00:00.000Z', 'the newest applied occurred_at; a stale one does not count');
     assert.equal(mark.get('sub_b'), null);
