@@ -24,7 +24,7 @@ import { createBot, type Bot } from './discord/bot.js';
 import { createGhostClient, type GhostClient } from './ghost/client.js';
 import { GHOST_SYNC_JOB, ghostSyncJob } from './ghost/sync.js';
 import { createGrantStore, type GrantStore } from './roles/grants.js';
-import { RECONCILE_JOB, SWEEP_JOB } from './roles/jobs.js';
+import { GRANT_END_JOB, RECONCILE_JOB, SWEEP_JOB } from './roles/jobs.js';
 import { reconcile, type ReconcilePayload } from './roles/reconcile.js';
 import { sweep, type SweepProgress } from './roles/sweep.js';
 
@@ -104,6 +104,10 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
     });
     const roleDeps = { config, api, subscriptions, grants, audit, log, roleName: bot.roleName };
     kinds[RECONCILE_JOB] = { lane: 'discord', run: (payload) => reconcile(roleDeps, payload as ReconcilePayload) };
+    kinds[GRANT_END_JOB] = {
+      lane: 'discord',
+      run: async (payload) => void jobs.enqueue(RECONCILE_JOB, (payload as ReconcilePayload).discordId, payload),
+    };
     kinds[SWEEP_JOB] = {
       lane: 'discord',
       run: async (payload, _job, context) => {

@@ -11,7 +11,6 @@ import {
   grantRole,
   GrantInput,
   MemberInput,
-  parseInput,
   reconcileNow,
   resendLink,
   RevokeInput,
@@ -21,6 +20,7 @@ import {
 } from './actions.js';
 import { adminIdentity, requireAdminWrite } from './auth.js';
 import { setFlash } from './context.js';
+import { parseInput } from './input.js';
 import type { Outcome } from './outcome.js';
 
 type Form = Record<string, unknown>;

@@ -11,20 +11,16 @@ import { GHOST_SYNC_JOB } from '../ghost/sync.js';
 import { RETRY_BUDGET_MS } from '../jobs/queue.js';
 import { LINK_EMAIL_JOB } from '../linking/link-email.js';
 import type { RoleGrant } from '../roles/grants.js';
-import { RECONCILE_JOB } from '../roles/jobs.js';
+import { GRANT_END_JOB, RECONCILE_JOB } from '../roles/jobs.js';
 import type { Services } from '../services.js';
 import type { Subscription } from '../subscriptions/store.js';
 import { actorOf, type AdminIdentity } from './access.js';
+import { Reason } from './input.js';
 import { outcomeOf, roleChangesSince, waitForJob, type JobResult, type Outcome } from './outcome.js';
 
 export type ActionServices = Pick<Services, 'config' | 'commits' | 'subscriptions' | 'grants' | 'jobs' | 'audit' | 'clock' | 'discord'>;
 export type Admin = Pick<AdminIdentity, 'id' | 'name'>;
 
-export const REASON_MIN = 3;
-export const REASON_MAX = 500;
-const REASON_WORDS = `Give a reason of ${REASON_MIN} to ${REASON_MAX} characters; it is kept in the audit log.`;
-
-const Reason = z.string({ error: REASON_WORDS }).trim().min(REASON_MIN, REASON_WORDS).max(REASON_MAX, REASON_WORDS);
 const DiscordId = z.string().regex(SNOWFLAKE, 'The address does not name a Discord ID (17 to 20 digits).');
 const RoleId = z.string({ error: 'Choose a role.' }).trim().min(1, 'Choose a role.').max(100, 'That is not a role ID.');
 const GrantId = z.string().regex(/^\d{1,15}$/, 'The address does not name a grant or block number.').transform(Number);
@@ -62,14 +58,6 @@ export type BlockInput = GrantInput;
 export type RevokeInput = z.output<typeof RevokeInput>;
 export type MemberInput = z.output<typeof MemberInput>;
 export type SubscriptionInput = z.output<typeof SubscriptionInput>;
-
-/** Checks raw input against a schema; a 400 listing every problem, in words, when it does not fit. */
-export function parseInput<T extends z.ZodType>(schema: T, raw: unknown): z.output<T> {
-  const result = schema.safeParse(raw);
-  if (result.success) return result.data;
-  const problems = [...new Set(result.error.issues.map((i) => i.message))];
-  throw new ArbiterError('bad_request', `${problems.join(' ')} Nothing was changed.`, { status: 400, details: problems });
-}
 
 const nothingChanged = 'Nothing was changed.';
 
@@ -196,9 +184,9 @@ async function addGrant(services: ActionServices, admin: Admin, kind: RoleGrant[
     const mark = newestAuditId(services, discordId);
     const jobId = jobs.enqueue(RECONCILE_JOB, discordId, { discordId, cause: `${kind} ${grantId} added by ${admin.name}` });
     if (expiresAt) {
-      // Its own key: merged into the reconcile above, it would run now and never at the end.
+      // A job of its own: merged into the reconcile above, it would run now and never at the end.
       const untilEnd = expiresAt.getTime() - clock.now().getTime();
-      jobs.enqueue(RECONCILE_JOB, `${discordId}@grant:${grantId}`, { discordId, cause: `${kind} ${grantId} ended` }, { runAt: expiresAt, budgetMs: untilEnd + RETRY_BUDGET_MS });
+      jobs.enqueue(GRANT_END_JOB, String(grantId), { discordId, cause: `${kind} ${grantId} ended` }, { runAt: expiresAt, budgetMs: untilEnd + RETRY_BUDGET_MS });
     }
     return { grantId, jobId, mark };
   });

@@ -7,10 +7,11 @@ import { ArbiterError } from '../errors.js';
 import { GHOST_SYNC_JOB } from '../ghost/sync.js';
 import type { Job, Revival } from '../jobs/queue.js';
 import { LINK_EMAIL_JOB } from '../linking/link-email.js';
-import { RECONCILE_JOB, SWEEP_JOB } from '../roles/jobs.js';
+import { GRANT_END_JOB, RECONCILE_JOB, SWEEP_JOB } from '../roles/jobs.js';
 import type { Services } from '../services.js';
 import type { WebhookEventRow } from '../webhooks/store.js';
 import { actorOf, type AdminIdentity } from './access.js';
+import { parseInput, Reason } from './input.js';
 
 /** Dead jobs and deliveries shown, newest first; the page says how many more there are. */
 export const FAILED_PAGE_SIZE = 100;
@@ -22,6 +23,7 @@ export const KIND_WORDS: Record<string, { name: string; does: string }> = {
   [RECONCILE_JOB]: { name: 'Role reconcile', does: 'gives and takes Discord roles to match what the person should hold' },
   [GHOST_SYNC_JOB]: { name: 'Ghost update', does: 'writes the Discord ID onto the Ghost member' },
   [SWEEP_JOB]: { name: 'Sweep', does: 'checks the roles of every member of the server' },
+  [GRANT_END_JOB]: { name: 'End of a grant or block', does: 'asks for a reconcile when a grant or block ends' },
 };
 
 export interface JobSubject {
@@ -69,19 +71,9 @@ export interface Delivery {
   payload: string;
 }
 
-const ReasonForm = z.object({
-  reason: z
-    .string({ error: 'Give a reason (3 to 500 characters): it goes into the audit log.' })
-    .trim()
-    .min(3, 'The reason is too short: write at least 3 characters; it goes into the audit log.')
-    .max(500, 'The reason is too long: write at most 500 characters.'),
-});
-
 /** The reason an admin gave for a change, or a 400 saying what is wrong with it. */
 export function parseReason(body: unknown): string {
-  const parsed = ReasonForm.safeParse(body ?? {});
-  if (!parsed.success) throw new ArbiterError('bad_request', parsed.error.issues[0]!.message, { status: 400 });
-  return parsed.data.reason;
+  return parseInput(z.object({ reason: Reason }), body ?? {}).reason;
 }
 
 /** A job id from an address; anything else names no job. */

@@ -3,13 +3,13 @@
  * and Ghost are read live, each with a time limit: a slow service makes the page say so, never hang.
  */
 import type { AuditRow } from '../audit/log.js';
-import { managedRoles } from '../config.js';
 import { ArbiterError } from '../errors.js';
 import { noteHasDiscordId } from '../ghost/note.js';
 import type { RoleGrant } from '../roles/grants.js';
 import { explainRoles, type RoleLine } from '../roles/provenance.js';
 import type { Services } from '../services.js';
 import type { Subscription } from '../subscriptions/store.js';
+import { grantableRoles } from './actions.js';
 import { linkState, type SearchHit } from './search.js';
 
 /** How long a page waits for Discord or Ghost. */
@@ -36,8 +36,8 @@ export interface MemberView {
   ghost: GhostRead[];
   grants: { inForce: RoleGrant[]; history: RoleGrant[] };
   history: AuditRow[];
-  /** Managed roles that exist in the server as last checked, for the grant and block forms. */
-  grantable: { id: string; name: string }[];
+  /** Managed roles that exist in the server now, for the grant and block forms; null when Discord did not say. */
+  grantable: { id: string; name: string }[] | null;
 }
 
 /** Resolves to the value, or throws in words once `ms` has passed; the late answer is dropped. */
@@ -79,13 +79,14 @@ async function readGhost(services: Services, email: string, discordId: string | 
   }
 }
 
-export function grantableRoles(services: Services): { id: string; name: string }[] {
-  const report = services.discord?.bot.report();
-  // Before the first permission check nothing is known to be missing; the action checks Discord again anyway.
-  const missing = new Set(report?.roles.filter((r) => r.name === null).map((r) => r.id) ?? []);
-  return [...managedRoles(services.config)]
-    .filter((id) => !missing.has(id))
-    .map((id) => ({ id, name: report?.roleNames[id] ?? services.discord?.bot.roleName(id) ?? id }));
+/** The roles the grant and block forms offer; empty when Discord does not answer in time (the page says so). */
+async function offeredRoles(services: Services): Promise<{ id: string; name: string }[] | null> {
+  if (!services.discord) return [];
+  try {
+    return await withinTime(grantableRoles(services), LIVE_READ_MS, 'Discord');
+  } catch {
+    return null;
+  }
 }
 
 /** The person behind a Discord ID; null when Arbiter knows nothing of them. */
@@ -96,9 +97,10 @@ export async function memberView(services: Services, discordId: string): Promise
   const auditRows = audit.list({ discordId, limit: 100 });
   if (subs.length === 0 && history.length === 0 && auditRows.length === 0) return null;
   const emails = [...new Set(subs.map((s) => s.email))];
-  const [discord, ghost] = await Promise.all([
+  const [discord, ghost, grantable] = await Promise.all([
     readDiscord(services, discordId),
     Promise.all(emails.map((email) => readGhost(services, email, discordId))),
+    offeredRoles(services),
   ]);
   const inForce = grants.active(discordId);
   return {
@@ -115,7 +117,7 @@ export async function memberView(services: Services, discordId: string): Promise
     ghost: ghost.length > 0 ? ghost : [{ status: 'no email' }],
     grants: { inForce, history },
     history: auditRows,
-    grantable: grantableRoles(services),
+    grantable,
   };
 }
 

@@ -307,7 +307,7 @@ describe('admin actions on members: grants, blocks, reconcile', () => {
     assert.equal(mine.length, 1);
     assert.deepEqual([mine[0]!.action, mine[0]!.discord_id, mine[0]!.role_id, mine[0]!.reason], ['grant.added', MEMBER, ROLE.ascended, REASON]);
 
-    const ending = w.app.services.db.prepare(`SELECT * FROM jobs WHERE kind = 'reconcile' AND key = ?`).get(`${MEMBER}@grant:${grant.id}`) as { status: string; run_at: string };
+    const ending = w.app.services.db.prepare(`SELECT * FROM jobs WHERE kind = 'grant_end' AND key = ?`).get(String(grant.id)) as { status: string; run_at: string };
     assert.equal(ending.status, 'pending');
     assert.equal(ending.run_at, grant.expires_at);
 

@@ -2,7 +2,7 @@
  * The admins' action forms, for the member and subscription pages to include. Each posts to its route with the CSRF
  * token and a required reason; the route redirects back to the page with the outcome.
  */
-import { REASON_MAX, REASON_MIN } from '../../admin/actions.js';
+import { REASON_MAX, REASON_MIN } from '../../admin/input.js';
 import type { RoleGrant } from '../../roles/grants.js';
 import type { Subscription } from '../../subscriptions/store.js';
 import { Csrf, When } from './layout.js';

@@ -139,7 +139,13 @@ export function memberPage(ctx: PanelContext, m: MemberView, roleName: (id: stri
       <h2>Ghost</h2>
       {m.ghost.map((g) => <GhostLine ghost={g} />)}
 
-      {actions}
+      {actions && (
+        <>
+          <h2>Change</h2>
+          {m.grantable === null && <p class="bad">Could not read the server's roles from Discord: granting and blocking one role wait until it answers.</p>}
+          {actions}
+        </>
+      )}
 
       <h2>Grants and blocks</h2>
       <Table
@@ -179,7 +185,12 @@ export function subscriptionPage(ctx: PanelContext, v: SubscriptionView, roleNam
       </dl>
       <h2>Ghost</h2>
       <GhostLine ghost={v.ghost} />
-      {actions}
+      {actions && (
+        <>
+          <h2>Change</h2>
+          {actions}
+        </>
+      )}
       <h2>History</h2>
       <AuditTable rows={v.history} roleName={roleName} />
     </>,

@@ -2,6 +2,7 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { ArbiterError } from '../errors.js';
 import type { Services } from '../services.js';
+import { MemberActions, SubscriptionActions } from '../views/admin/actions.js';
 import { memberPage, searchPage, subscriptionPage } from '../views/admin/members.js';
 import { panelContext } from './context.js';
 import { memberView, subscriptionView } from './member.js';
@@ -31,14 +32,20 @@ export function memberRoutes(services: Services): Router {
     const discordId = param(DiscordIdParam, req.params.discordId, 'Discord ID');
     const view = await memberView(services, discordId);
     if (!view) throw new ArbiterError('not_found', `Arbiter knows nothing of the Discord account ${discordId}: no subscription, grant or history.`, { status: 404 });
-    res.type('html').send(memberPage(panelContext(req, res), view, roleName, null));
+    const ctx = panelContext(req, res);
+    const actions = ctx.admin.role === 'admin' && (
+      <MemberActions csrf={ctx.csrf} discordId={discordId} grantable={view.grantable ?? []} inForce={view.grants.inForce} />
+    );
+    res.type('html').send(memberPage(ctx, view, roleName, actions));
   });
 
   router.get('/admin/subscriptions/:id', async (req, res) => {
     const id = param(SubscriptionIdParam, req.params.id, 'subscription ID');
     const view = await subscriptionView(services, id);
     if (!view) throw new ArbiterError('not_found', `There is no subscription ${id}.`, { status: 404 });
-    res.type('html').send(subscriptionPage(panelContext(req, res), view, roleName, null));
+    const ctx = panelContext(req, res);
+    const actions = ctx.admin.role === 'admin' && <SubscriptionActions csrf={ctx.csrf} subscription={view.subscription} />;
+    res.type('html').send(subscriptionPage(ctx, view, roleName, actions));
   });
   return router;
 }
