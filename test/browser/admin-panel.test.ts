@@ -27,7 +27,7 @@ async function noHorizontalScroll(page: Page): Promise<boolean> {
   return page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth);
 }
 
-test('an admin finds a subscriber and reads why they hold a role, in a real browser', { timeout: 90_000 }, async (t) => {
+test('an admin finds a subscriber, reads why they hold a role, grants one, reads the audit log and retries a dead job, in a real browser', { timeout: 90_000 }, async (t) => {
   const w = await startWorld({ env: ADMIN_ENV, discord: { consent: 'page' } });
   const shots = shooter(w.dir.path);
   t.after(async () => {
@@ -86,9 +86,51 @@ test('an admin finds a subscriber and reads why they hold a role, in a real brow
   assert.match((await booster.textContent()) ?? '', /not managed by Arbiter/);
   await shots.take(page, 'member');
 
+  // Grant a role with a reason and an end date.
+  const end = new Date(Date.now() + 30 * 86_400_000).toISOString().slice(0, 10);
+  await page.selectOption('#grant-role', ROLE.ascended);
+  await page.fill('#grant-expires', end);
+  await page.fill('#grant-reason', 'Winner of the <b>spring</b> event');
+  await page.getByRole('button', { name: 'Grant the role' }).click();
+  await page.waitForURL(`${w.app.url}/admin/members/${KAI.id}`);
+  assert.match((await page.locator('.flash').textContent()) ?? '', /Done:.*added Ascended/);
+  assert.ok(w.discord.member(KAI.id)!.roles.includes(ROLE.ascended), 'the role is on the stand-in guild');
+  const ascended = page.locator('tbody tr', { hasText: 'Ascended' }).first();
+  assert.match((await ascended.textContent()) ?? '', new RegExp(`granted by Ada until ${end}: Winner of the <b>spring</b> event`));
+  await shots.take(page, 'granted');
+
+  // ... and in the audit log.
+  await page.getByRole('link', { name: 'Audit log' }).click();
+  await page.getByLabel('Discord ID').fill(KAI.id);
+  await page.getByRole('button', { name: /filter|show/i }).click();
+  const grantRow = page.locator('tbody tr', { hasText: 'grant.added' });
+  assert.equal(await grantRow.count(), 1);
+  assert.match((await grantRow.textContent()) ?? '', /Ada \(500000000000000001\)[\s\S]*Winner of the <b>spring<\/b> event/);
+  await shots.take(page, 'audit');
+
+  // A reconcile that fails for good (the bot's role sits below the roles it must give), then a retry once fixed.
+  w.discord.setBotPermissions({ rolePosition: 1 });
+  w.discord.setMemberRoles(KAI.id, [ROLE.booster]);
+  await page.goto(`${w.app.url}/admin/members/${KAI.id}`);
+  await page.fill('#reconcile-reason', 'roles went missing');
+  await page.getByRole('button', { name: 'Reconcile now' }).click();
+  await page.waitForURL(`${w.app.url}/admin/members/${KAI.id}`);
+  assert.match((await page.locator('.flash').textContent()) ?? '', /Failed:/);
+  w.discord.setBotPermissions({ rolePosition: 10 });
+  await page.getByRole('link', { name: 'Failed work' }).click();
+  await shots.take(page, 'failed');
+  const dead = page.locator('#dead tbody tr').first();
+  assert.match((await dead.textContent()) ?? '', /Role reconcile/);
+  await dead.getByLabel('Reason').fill('bot role moved back up');
+  await dead.getByRole('button', { name: /Retry job/ }).click();
+  await page.waitForURL(`${w.app.url}/admin/failed`);
+  assert.match((await page.locator('.flash').textContent()) ?? '', /Queued:/);
+  await w.settle();
+  assert.deepEqual(w.discord.member(KAI.id)!.roles.sort(), [ROLE.awakened, ROLE.ascended, ROLE.booster].sort());
+
   // A phone-sized screen: no horizontal scroll on any page seen so far.
   await page.setViewportSize({ width: 360, height: 740 });
-  for (const path of ['/admin', '/admin/members?q=kai', `/admin/members/${KAI.id}`]) {
+  for (const path of ['/admin', '/admin/members?q=kai', `/admin/members/${KAI.id}`, '/admin/subscriptions/sub_kai', `/admin/audit?discord=${KAI.id}`, '/admin/failed']) {
     await page.goto(`${w.app.url}${path}`);
     await shots.take(page, `360${path.replace(/[^a-z0-9]+/gi, '-')}`);
     assert.ok(await noHorizontalScroll(page), `horizontal scroll at 360 px on ${path}`);
