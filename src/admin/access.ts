@@ -1,6 +1,7 @@
 /** Who may use the panel, and what a signed-in session holds. */
 import type { Actor } from '../audit/log.js';
 import type { Config } from '../config.js';
+import type { PendingState } from '../discord/oauth-state.js';
 
 /** admin: reads and acts. staff: reads only. */
 export type AdminRole = 'admin' | 'staff';
@@ -19,9 +20,7 @@ export interface AdminSession {
   seenAt: number;
 }
 
-export interface AdminSignIn {
-  state: string;
-  issuedAt: number;
+export interface AdminSignIn extends PendingState {
   /** The panel page to return to after sign-in. */
   next: string;
 }

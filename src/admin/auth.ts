@@ -2,29 +2,20 @@
  * Panel sign-in with Discord (scope identify only) and the layers every panel request passes: signed in, still on
  * the whitelist, within the idle and absolute limits; then, for a change, allowed to act and within the write rate.
  */
-import { randomBytes } from 'node:crypto';
 import express, { Router, type Request, type RequestHandler, type Response } from 'express';
 import { rateLimit } from 'express-rate-limit';
-import { z } from 'zod';
-import { exchangeCode, fetchUser, revokeToken, authorizeUrl } from '../discord/oauth.js';
+import { authorizeUrl, exchangeCode, fetchUser, revokeToken } from '../discord/oauth.js';
+import { callbackParams, newState, stateProblem } from '../discord/oauth-state.js';
 import { ArbiterError, isArbiterError } from '../errors.js';
 import { requireCsrf } from '../http/csrf.js';
 import { destroySession, regenerateSession, saveSession } from '../http/session.js';
-import { equalSecret } from '../secure-compare.js';
 import type { Services } from '../services.js';
 import { actorOf, roleOf, type AdminIdentity } from './access.js';
 import { refusedPage, signedOutPage } from '../views/admin/sign-in.js';
 
 export const ADMIN_SCOPES = ['identify'] as const;
-const STATE_TTL_MS = 10 * 60_000;
 /** Changes per admin per minute: enough for any person, too few for a runaway script. */
 export const WRITES_PER_MINUTE = 30;
-
-const CallbackQuery = z.object({
-  state: z.string().max(200).optional(),
-  code: z.string().max(500).optional(),
-  error: z.string().max(200).optional(),
-});
 
 export function adminCallbackUrl(config: { appUrl: string }): string {
   return `${config.appUrl}/admin/callback`;
@@ -51,10 +42,10 @@ export function signInRoutes(services: Services): Router {
       res.redirect(303, '/admin');
       return;
     }
-    const state = randomBytes(32).toString('base64url');
-    req.session.adminSignIn = { state, issuedAt: clock.now().getTime(), next: safeNext(req.query.next) };
+    const pending = newState(clock.now());
+    req.session.adminSignIn = { ...pending, next: safeNext(req.query.next) };
     await saveSession(req);
-    res.redirect(303, authorizeUrl(config.discord, adminCallbackUrl(config), state, ADMIN_SCOPES));
+    res.redirect(303, authorizeUrl(config.discord, adminCallbackUrl(config), pending.state, ADMIN_SCOPES));
   });
 
   router.get('/admin/callback', async (req, res) => {
@@ -63,11 +54,9 @@ export function signInRoutes(services: Services): Router {
       delete req.session.adminSignIn;
       await saveSession(req);
     }
-    const q = CallbackQuery.safeParse(req.query);
-    const query = q.success ? q.data : {};
-    const age = pending ? clock.now().getTime() - pending.issuedAt : Infinity;
-    if (!pending || !query.state || !equalSecret(query.state, pending.state) || age > STATE_TTL_MS || age < 0) {
-      const reason = !pending ? 'no sign-in in progress' : !query.state ? 'no state' : age > STATE_TTL_MS || age < 0 ? 'state expired' : 'state mismatch';
+    const query = callbackParams(req.query);
+    const reason = stateProblem(pending, query.state, clock.now());
+    if (!pending || reason !== null) {
       audit.record({ actor: 'system', action: 'admin.sign_in_rejected', reason });
       res.status(400).type('html').send(refusedPage('This sign-in could not be verified', 'It did not start here or took longer than 10 minutes. Sign in again.'));
       return;

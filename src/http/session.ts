@@ -4,12 +4,13 @@ import session from 'express-session';
 import type { Request, RequestHandler } from 'express';
 import type { Config } from '../config.js';
 import type { AdminSession, AdminSignIn, Flash } from '../admin/access.js';
+import type { PendingState } from '../discord/oauth-state.js';
 import type { LinkedSession } from '../linking/pages.js';
 
 declare module 'express-session' {
   interface SessionData {
     /** The pending subscriber link: the token's hash (never the token) and the OAuth state issued for it. */
-    link?: { tokenHash: string; state: string; issuedAt: number };
+    link?: PendingState & { tokenHash: string };
     csrf?: string;
     /** Shown once on the success page after a completed link. */
     linked?: LinkedSession;

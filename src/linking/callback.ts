@@ -4,24 +4,15 @@
  * to the server, and the access token revoked. Every refusal has its own page and audit entry and changes nothing.
  */
 import type { Request, Response } from 'express';
-import { z } from 'zod';
+import { callbackParams, stateProblem } from '../discord/oauth-state.js';
 import { SUBSCRIBER_SCOPES, accountCreatedAt, exchangeCode, fetchUser, revokeToken } from '../discord/oauth.js';
 import { isArbiterError } from '../errors.js';
 import { RECONCILE_JOB } from '../roles/jobs.js';
 import { saveSession } from '../http/session.js';
-import { equalSecret } from '../secure-compare.js';
 import type { Services } from '../services.js';
 import { completeLink } from './complete.js';
 import { joinServer } from './join.js';
 import { linkProblemPage, linkRetryPage, messagePage } from './pages.js';
-
-export const STATE_TTL_MS = 10 * 60_000;
-
-const CallbackQuery = z.object({
-  state: z.string().max(200).optional(),
-  code: z.string().max(500).optional(),
-  error: z.string().max(200).optional(),
-});
 
 export function callbackUrl(config: { appUrl: string }): string {
   return `${config.appUrl}/auth/callback`;
@@ -37,17 +28,15 @@ export function callbackHandler(services: Services) {
       delete req.session.link;
       await saveSession(req);
     }
-    const query = CallbackQuery.safeParse(req.query);
-    const q = query.success ? query.data : {};
+    const q = callbackParams(req.query);
     const subscriptionId = pending ? tokens.checkHash(pending.tokenHash).row?.subscription_id ?? null : null;
     const refuse = (action: string, title: string, message: string, details: Record<string, unknown> = {}, status = 400) => {
       audit.record({ actor: 'subscriber', action, subscriptionId, details });
       res.status(status).type('html').send(linkRetryPage(title, message));
     };
 
-    const stateAge = pending ? clock.now().getTime() - pending.issuedAt : Infinity;
-    if (!pending || !q.state || !equalSecret(q.state, pending.state) || stateAge > STATE_TTL_MS || stateAge < 0) {
-      const reason = !pending ? 'no sign-in in progress' : !q.state ? 'no state' : stateAge > STATE_TTL_MS ? 'state expired' : 'state mismatch';
+    const reason = stateProblem(pending, q.state, clock.now());
+    if (!pending || reason !== null) {
       refuse('link.state_rejected', 'This sign-in could not be verified', 'The sign-in did not start here or took too long. Open the link from your email again.', { reason });
       return;
     }

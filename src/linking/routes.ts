@@ -1,9 +1,9 @@
 /** The subscriber's pages: a link from the email, the new-link form, and the success page. */
-import { randomBytes } from 'node:crypto';
 import express, { Router } from 'express';
 import { rateLimit } from 'express-rate-limit';
 import { z } from 'zod';
 import { SUBSCRIBER_SCOPES, authorizeUrl } from '../discord/oauth.js';
+import { newState } from '../discord/oauth-state.js';
 import { ArbiterError } from '../errors.js';
 import { csrfToken, requireCsrf } from '../http/csrf.js';
 import { saveSession } from '../http/session.js';
@@ -68,10 +68,10 @@ export function linkRoutes(services: Services): Router {
       return;
     }
     // The session keeps the token's hash and a fresh state; the token itself is spent only after Discord says who you are.
-    const state = randomBytes(32).toString('base64url');
-    req.session.link = { tokenHash: result.row!.token_hash, state, issuedAt: clock.now().getTime() };
+    const pending = newState(clock.now());
+    req.session.link = { tokenHash: result.row!.token_hash, ...pending };
     await saveSession(req);
-    res.redirect(303, authorizeUrl(config.discord, callbackUrl(config), state, SUBSCRIBER_SCOPES));
+    res.redirect(303, authorizeUrl(config.discord, callbackUrl(config), pending.state, SUBSCRIBER_SCOPES));
   });
 
   router.get('/auth/callback', limiter, callbackHandler(services));
