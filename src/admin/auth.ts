@@ -140,7 +140,10 @@ export function requireStaff(services: Services): RequestHandler {
   };
 }
 
-/** A change: full admins only, within the write rate, with the session's CSRF token. Parses the form. */
+/**
+ * A change: full admins only, within the write rate, with the session's CSRF token. Parses the form. Made once for
+ * the whole panel: each call has its own count.
+ */
 export function requireAdminWrite(): RequestHandler[] {
   const mayAct: RequestHandler = (_req, res, next) => {
     if (adminIdentity(res).role !== 'admin') {

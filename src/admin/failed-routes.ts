@@ -1,18 +1,18 @@
-import { Router } from 'express';
+import { Router, type RequestHandler } from 'express';
 import type { Services } from '../services.js';
 import { failedPage } from '../views/admin/failed.js';
-import { adminIdentity, requireAdminWrite } from './auth.js';
+import { adminIdentity } from './auth.js';
 import { panelContext, setFlash } from './context.js';
 import { listDeadJobs, listInvalidDeliveries, parseJobId, parseReason, retryAllJobs, retryJob } from './failed.js';
 
-export function failedRoutes(services: Services): Router {
+export function failedRoutes(services: Services, write: RequestHandler[]): Router {
   const router = Router();
 
   router.get('/admin/failed', (req, res) => {
     res.type('html').send(failedPage(panelContext(req, res), { dead: listDeadJobs(services), deliveries: listInvalidDeliveries(services) }));
   });
 
-  router.post('/admin/failed/retry-all', ...requireAdminWrite(), async (req, res) => {
+  router.post('/admin/failed/retry-all', ...write, async (req, res) => {
     const reason = parseReason(req.body);
     const outcome = await retryAllJobs(services, adminIdentity(res), reason);
     const count = outcome.queued.length + outcome.superseded.length;
@@ -27,7 +27,7 @@ export function failedRoutes(services: Services): Router {
     res.redirect(303, '/admin/failed');
   });
 
-  router.post('/admin/failed/:id/retry', ...requireAdminWrite(), async (req, res) => {
+  router.post('/admin/failed/:id/retry', ...write, async (req, res) => {
     const reason = parseReason(req.body);
     const outcome = await retryJob(services, adminIdentity(res), parseJobId(req.params.id), reason);
     const what = `job ${outcome.job.id} (${outcome.job.kindName.toLowerCase()}, ${outcome.job.subject.words})`;

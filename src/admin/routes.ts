@@ -3,7 +3,7 @@ import { Router } from 'express';
 import type { Services } from '../services.js';
 import { actionRoutes } from './action-routes.js';
 import { auditRoutes } from './audit-routes.js';
-import { logoutRoute, requireStaff, signInRoutes } from './auth.js';
+import { logoutRoute, requireAdminWrite, requireStaff, signInRoutes } from './auth.js';
 import { dashboardRoutes } from './dashboard-routes.js';
 import { failedRoutes } from './failed-routes.js';
 import { memberRoutes } from './member-routes.js';
@@ -15,8 +15,10 @@ export function adminRoutes(services: Services): Router {
   router.post('/admin/logout', ...logoutRoute(services));
   router.use(dashboardRoutes(services));
   router.use(memberRoutes(services));
-  router.use(failedRoutes(services));
-  router.use(actionRoutes(services));
+  // One write guard for every change, so that the write rate counts all of an admin's changes together.
+  const write = requireAdminWrite();
+  router.use(failedRoutes(services, write));
+  router.use(actionRoutes(services, write));
   router.use(auditRoutes(services));
   return router;
 }

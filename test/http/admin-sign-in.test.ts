@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { ADMIN, ADMIN_ENV, csrfFrom, signIn, signedIn, STAFF, STRANGER } from '../support/admin.js';
 import { Browser, startWorld, type World } from '../support/world.js';
 import { SESSION_COOKIE } from '../../src/http/session.js';
+import { WRITES_PER_MINUTE } from '../../src/admin/auth.js';
 
 describe('admin sign-in', () => {
   let world: World;
@@ -122,5 +123,19 @@ describe('admin sign-in', () => {
     assert.equal(wrong.status, 403);
     const right = await browser.request(`${world.app.url}/admin/logout`, { method: 'POST', headers: { 'x-csrf-token': csrf } });
     assert.equal(right.status, 303);
+  });
+
+  test('the write rate counts all of an admin\'s changes together, whichever page they come from', async () => {
+    const browser = new Browser();
+    await signedIn(world, browser, ADMIN);
+    const csrf = await csrfFrom(browser, `${world.app.url}/admin`);
+    const statuses: number[] = [];
+    for (let i = 0; i < WRITES_PER_MINUTE; i++) {
+      const path = i % 2 === 0 ? `/admin/members/${ADMIN.id}/reconcile` : '/admin/failed/retry-all';
+      statuses.push((await browser.post(`${world.app.url}${path}`, { _csrf: csrf, reason: 'x' })).status);
+    }
+    assert.ok(statuses.every((s) => s === 400), 'each refused for its short reason, but counted');
+    const over = await browser.post(`${world.app.url}/admin/failed/retry-all`, { _csrf: csrf, reason: 'x' });
+    assert.equal(over.status, 429);
   });
 });
