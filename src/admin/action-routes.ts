@@ -21,13 +21,12 @@ import {
 import { adminIdentity } from './auth.js';
 import { setFlash } from './context.js';
 import { parseInput } from './input.js';
+import { memberPath, subscriptionPath } from './paths.js';
 import type { Outcome } from './outcome.js';
 
 type Form = Record<string, unknown>;
 
 const form = (req: Request): Form => (req.body && typeof req.body === 'object' ? (req.body as Form) : {});
-const memberPage = (discordId: string) => `/admin/members/${encodeURIComponent(discordId)}`;
-const subscriptionPage = (subscriptionId: string) => `/admin/subscriptions/${encodeURIComponent(subscriptionId)}`;
 
 function done(req: Request, res: Response, to: string, outcome: Outcome): void {
   setFlash(req, outcome);
@@ -40,33 +39,33 @@ export function actionRoutes(services: Services, write: RequestHandler[]): Route
   router.post('/admin/members/:discordId/grants', ...write, async (req, res) => {
     const f = form(req);
     const input = parseInput(GrantInput, { discordId: req.params.discordId, roleId: f.role_id, expiresAt: f.expires_at, reason: f.reason });
-    done(req, res, memberPage(input.discordId), await grantRole(services, adminIdentity(res), input));
+    done(req, res, memberPath(input.discordId), await grantRole(services, adminIdentity(res), input));
   });
 
   router.post('/admin/members/:discordId/blocks', ...write, async (req, res) => {
     const f = form(req);
     const input = parseInput(BlockInput, { discordId: req.params.discordId, roleId: f.role_id, expiresAt: f.expires_at, reason: f.reason });
-    done(req, res, memberPage(input.discordId), await block(services, adminIdentity(res), input));
+    done(req, res, memberPath(input.discordId), await block(services, adminIdentity(res), input));
   });
 
   router.post('/admin/members/:discordId/grants/:grantId/revoke', ...write, async (req, res) => {
     const input = parseInput(RevokeInput, { discordId: req.params.discordId, grantId: req.params.grantId, reason: form(req).reason });
-    done(req, res, memberPage(input.discordId), await revokeGrant(services, adminIdentity(res), input));
+    done(req, res, memberPath(input.discordId), await revokeGrant(services, adminIdentity(res), input));
   });
 
   router.post('/admin/members/:discordId/reconcile', ...write, async (req, res) => {
     const input = parseInput(MemberInput, { discordId: req.params.discordId, reason: form(req).reason });
-    done(req, res, memberPage(input.discordId), await reconcileNow(services, adminIdentity(res), input));
+    done(req, res, memberPath(input.discordId), await reconcileNow(services, adminIdentity(res), input));
   });
 
   router.post('/admin/subscriptions/:id/resend-link', ...write, async (req, res) => {
     const input = parseInput(SubscriptionInput, { subscriptionId: req.params.id, reason: form(req).reason });
-    done(req, res, subscriptionPage(input.subscriptionId), await resendLink(services, adminIdentity(res), input));
+    done(req, res, subscriptionPath(input.subscriptionId), await resendLink(services, adminIdentity(res), input));
   });
 
   router.post('/admin/subscriptions/:id/unlink', ...write, async (req, res) => {
     const input = parseInput(SubscriptionInput, { subscriptionId: req.params.id, reason: form(req).reason });
-    done(req, res, subscriptionPage(input.subscriptionId), await unlink(services, adminIdentity(res), input));
+    done(req, res, subscriptionPath(input.subscriptionId), await unlink(services, adminIdentity(res), input));
   });
 
   return router;

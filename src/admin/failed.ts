@@ -10,7 +10,7 @@ import { LINK_EMAIL_JOB } from '../linking/link-email.js';
 import { GRANT_END_JOB, RECONCILE_JOB, SWEEP_JOB } from '../roles/jobs.js';
 import type { Services } from '../services.js';
 import type { WebhookEventRow } from '../webhooks/store.js';
-import { actorOf, type AdminIdentity } from './access.js';
+import { actorOf, type AdminIdentity, type Flash } from './access.js';
 import { parseInput, Reason } from './input.js';
 
 /** Dead jobs and deliveries shown, newest first; the page says how many more there are. */
@@ -207,6 +207,13 @@ export async function retryJob(services: RetryServices, admin: AdminIdentity, id
   });
 }
 
+/** What a retry came to, in words for the admin. */
+export function retryWords(outcome: RetryOutcome): Flash {
+  const what = `job ${outcome.job.id} (${outcome.job.kindName.toLowerCase()}, ${outcome.job.subject.words})`;
+  if (outcome.status === 'queued') return { kind: 'queued', text: `${what} runs again now.` };
+  return { kind: 'applied', text: `${what} was closed: job ${outcome.by} was already waiting to do the same work.` };
+}
+
 export interface RetryAllOutcome {
   queued: number[];
   superseded: number[];
@@ -244,6 +251,15 @@ export async function retryAllJobs(services: RetryServices, admin: AdminIdentity
     });
     return outcome;
   });
+}
+
+export function retryAllWords(outcome: RetryAllOutcome): Flash {
+  const { queued, superseded, remaining } = outcome;
+  if (queued.length + superseded.length === 0) return { kind: 'info', text: 'There were no failed jobs to retry. Nothing was changed.' };
+  const parts = [`${queued.length} ${queued.length === 1 ? 'job runs' : 'jobs run'} again now${queued.length > 0 ? ` (${queued.join(', ')})` : ''}`];
+  if (superseded.length > 0) parts.push(`${superseded.length} closed because the same work was already waiting (${superseded.join(', ')})`);
+  if (remaining > 0) parts.push(`${remaining} more failed jobs are left: retry all again`);
+  return { kind: 'queued', text: `${parts.join('; ')}.` };
 }
 
 function delivery(row: WebhookEventRow): Delivery {

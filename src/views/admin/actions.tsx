@@ -2,28 +2,16 @@
  * The admins' action forms, for the member and subscription pages to include. Each posts to its route with the CSRF
  * token and a required reason; the route redirects back to the page with the outcome.
  */
-import { REASON_MAX, REASON_MIN } from '../../admin/input.js';
+import { memberPath, subscriptionPath } from '../../admin/paths.js';
 import type { RoleGrant } from '../../roles/grants.js';
 import type { Subscription } from '../../subscriptions/store.js';
-import { Csrf, When } from './layout.js';
+import { Csrf, ReasonField, When } from './layout.js';
 
 type Role = { id: string; name: string };
 
 /** An id attribute from any text: subscription IDs are chosen by the billing system. */
 function idPart(text: string): string {
   return text.replace(/[^A-Za-z0-9_-]/g, '_');
-}
-
-function Reason(props: { id: string; label?: string }) {
-  return (
-    <p>
-      <label for={props.id}>
-        {props.label ?? 'Reason'} <span class="muted">({REASON_MIN} to {REASON_MAX} characters, kept in the audit log)</span>
-      </label>
-      <br />
-      <textarea id={props.id} name="reason" required minLength={REASON_MIN} maxLength={REASON_MAX} rows={2} />
-    </p>
-  );
 }
 
 function Expiry(props: { id: string; what: string }) {
@@ -46,7 +34,7 @@ function grantLabel(g: RoleGrant, names: Map<string, string>): string {
 }
 
 export function MemberActions(props: { csrf: string; discordId: string; grantable: Role[]; inForce: RoleGrant[] }) {
-  const base = `/admin/members/${encodeURIComponent(props.discordId)}`;
+  const base = memberPath(props.discordId);
   const names = new Map(props.grantable.map((r) => [r.id, r.name]));
   return (
     <>
@@ -63,7 +51,7 @@ export function MemberActions(props: { csrf: string; discordId: string; grantabl
               </select>
             </p>
             <Expiry id="grant-expires" what="grant" />
-            <Reason id="grant-reason" />
+            <ReasonField id="grant-reason" />
             <p><button type="submit">Grant the role</button></p>
           </fieldset>
         </form>
@@ -85,7 +73,7 @@ export function MemberActions(props: { csrf: string; discordId: string; grantabl
             </select>
           </p>
           <Expiry id="block-expires" what="block" />
-          <Reason id="block-reason" />
+          <ReasonField id="block-reason" />
           <p><button type="submit">Block</button></p>
         </fieldset>
       </form>
@@ -99,7 +87,7 @@ export function MemberActions(props: { csrf: string; discordId: string; grantabl
               <p>
                 <strong>{grantLabel(g, names)}</strong>, {g.expires_at ? <>until <When at={g.expires_at} /></> : 'until revoked'}. Given for: {g.reason}
               </p>
-              <Reason id={`revoke-${g.id}-reason`} label="Reason to end it now" />
+              <ReasonField id={`revoke-${g.id}-reason`} label="Reason to end it now" />
               <p><button type="submit">{g.kind === 'grant' ? 'Revoke the grant' : 'End the block'}</button></p>
             </form>
           ))}
@@ -111,7 +99,7 @@ export function MemberActions(props: { csrf: string; discordId: string; grantabl
           <legend>Reconcile now</legend>
           <Csrf token={props.csrf} />
           <p class="muted">Compares the roles this member should hold with their roles on Discord and fixes the difference.</p>
-          <Reason id="reconcile-reason" />
+          <ReasonField id="reconcile-reason" />
           <p><button type="submit">Reconcile now</button></p>
         </fieldset>
       </form>
@@ -121,7 +109,7 @@ export function MemberActions(props: { csrf: string; discordId: string; grantabl
 
 export function SubscriptionActions(props: { csrf: string; subscription: Subscription }) {
   const s = props.subscription;
-  const base = `/admin/subscriptions/${encodeURIComponent(s.subscription_id)}`;
+  const base = subscriptionPath(s.subscription_id);
   const id = idPart(s.subscription_id);
   const canResend = s.status === 'active' && s.discord_id === null;
   if (!canResend && s.discord_id === null) {
@@ -135,7 +123,7 @@ export function SubscriptionActions(props: { csrf: string; subscription: Subscri
             <legend>Resend link</legend>
             <Csrf token={props.csrf} />
             <p class="muted">Emails a new link to {s.email}. Links sent before stop working.</p>
-            <Reason id={`resend-${id}-reason`} />
+            <ReasonField id={`resend-${id}-reason`} />
             <p><button type="submit">Resend link</button></p>
           </fieldset>
         </form>
@@ -149,7 +137,7 @@ export function SubscriptionActions(props: { csrf: string; subscription: Subscri
               Discord ID {s.discord_id} loses this subscription's roles (unless another subscription or a grant gives them) and the
               subscription waits for a link again. No email is sent: use Resend link afterwards.
             </p>
-            <Reason id={`unlink-${id}-reason`} />
+            <ReasonField id={`unlink-${id}-reason`} />
             <p><button type="submit">Unlink</button></p>
           </fieldset>
         </form>

@@ -1,4 +1,5 @@
 import type { AuditRow } from '../../audit/log.js';
+import { memberPath, subscriptionPath } from '../../admin/paths.js';
 import { Table, When } from './layout.js';
 
 /** Who did it, in words: an admin by name (and ID), or one of the fixed actors. */
@@ -7,7 +8,7 @@ export function actorLabel(row: Pick<AuditRow, 'actor' | 'actor_name'>): string 
   return row.actor;
 }
 
-/** Audit entries as a table; `subjectLinks` links each Discord ID and subscription to its page. */
+/** Audit entries as a table; each Discord ID and subscription links to its page. */
 export function AuditTable(props: { rows: AuditRow[]; roleName?: (id: string) => string | undefined; empty?: string; details?: boolean }) {
   const rows = props.rows.map((r) => [
     <When at={r.at} />,
@@ -26,9 +27,9 @@ function Subject(props: { row: AuditRow }) {
   const { email, discord_id: discordId, subscription_id: subscriptionId } = props.row;
   return (
     <>
-      {discordId && <a href={`/admin/members/${encodeURIComponent(discordId)}`}>{discordId}</a>}
+      {discordId && <a href={memberPath(discordId)}>{discordId}</a>}
       {discordId && (subscriptionId || email) && ' '}
-      {subscriptionId && <a href={`/admin/subscriptions/${encodeURIComponent(subscriptionId)}`}>{subscriptionId}</a>}
+      {subscriptionId && <a href={subscriptionPath(subscriptionId)}>{subscriptionId}</a>}
       {subscriptionId && email && ' '}
       {email}
     </>

@@ -2,6 +2,7 @@ import type { Dashboard } from '../../admin/dashboard.js';
 import { INVALID_WINDOW_DAYS } from '../../admin/dashboard.js';
 import type { KindSummary } from '../../jobs/queue.js';
 import { AuditTable } from './audit-table.js';
+import { MemberSearch } from './members.js';
 import { panelPage, Table, When, type PanelContext } from './layout.js';
 
 function YesNo(props: { value: boolean | null; yes: string; no: string; unknown?: string }) {
@@ -39,14 +40,7 @@ export function dashboardPage(ctx: PanelContext, d: Dashboard, roleName: (id: st
     ctx,
     'Dashboard',
     <>
-      <form method="get" action="/admin/members" role="search" class="inline">
-        <p>
-          <label for="q">Find a member</label>
-          <br />
-          <input id="q" type="search" name="q" placeholder="email, name, Discord ID or subscription ID" />
-        </p>
-        <p><button type="submit">Search</button></p>
-      </form>
+      <MemberSearch label="Find a member" />
       <ul class="counts">
         {counts.map(([label, n, href]) => (
           <li>

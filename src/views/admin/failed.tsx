@@ -1,6 +1,7 @@
 import type { DeadJob, DeadJobs, Deliveries, Delivery } from '../../admin/failed.js';
 import { RETRY_BUDGET_MS } from '../../jobs/queue.js';
-import { Csrf, panelPage, Table, When, type PanelContext } from './layout.js';
+import { memberPath, subscriptionPath } from '../../admin/paths.js';
+import { Csrf, panelPage, ReasonField, Table, When, type PanelContext } from './layout.js';
 
 export interface FailedView {
   dead: DeadJobs;
@@ -14,13 +15,13 @@ function Subject(props: { job: DeadJob }) {
     <>
       {subject.discordId && (
         <>
-          Discord user <a href={`/admin/members/${encodeURIComponent(subject.discordId)}`}>{subject.discordId}</a>
+          Discord user <a href={memberPath(subject.discordId)}>{subject.discordId}</a>
           <br />
         </>
       )}
       {subject.subscriptionId && (
         <>
-          Subscription <a href={`/admin/subscriptions/${encodeURIComponent(subject.subscriptionId)}`}>{subject.subscriptionId}</a>
+          Subscription <a href={subscriptionPath(subject.subscriptionId)}>{subject.subscriptionId}</a>
           {subject.email && ` (${subject.email})`}
           <br />
         </>
@@ -47,10 +48,7 @@ function RetryForm(props: { job: DeadJob; csrf: string }) {
   return (
     <form method="post" action={`/admin/failed/${props.job.id}/retry`}>
       <Csrf token={props.csrf} />
-      <label for={field}>Reason</label>
-      <br />
-      <input id={field} type="text" name="reason" required minLength={3} maxLength={500} />
-      <br />
+      <ReasonField id={field} />
       <button type="submit">Retry job {props.job.id}</button>
     </form>
   );
@@ -83,11 +81,7 @@ function DeadJobsSection(props: { ctx: PanelContext; dead: DeadJobs }) {
       {mayAct && dead.total > 0 && (
         <form method="post" action="/admin/failed/retry-all" class="inline">
           <Csrf token={ctx.csrf} />
-          <p>
-            <label for="reason-all">Reason for retrying all {dead.total}</label>
-            <br />
-            <input id="reason-all" type="text" name="reason" required minLength={3} maxLength={500} size={40} />
-          </p>
+          <ReasonField id="reason-all" label={`Reason for retrying all ${dead.total}`} />
           <p>
             <button type="submit">Retry all</button>
           </p>
@@ -110,7 +104,7 @@ function DeliveryTable(props: { deliveries: Deliveries; caption: string; empty: 
     <When at={d.receivedAt} />,
     d.scheme,
     d.type ?? <span class="muted">none</span>,
-    d.subscriptionId ? <a href={`/admin/subscriptions/${encodeURIComponent(d.subscriptionId)}`}>{d.subscriptionId}</a> : <span class="muted">none</span>,
+    d.subscriptionId ? <a href={subscriptionPath(d.subscriptionId)}>{d.subscriptionId}</a> : <span class="muted">none</span>,
     d.errors.length > 0 ? (
       <ul>
         {d.errors.map((e) => (

@@ -1,6 +1,7 @@
 /** The panel's frame and the pieces every panel page uses: navigation, the outcome of the last action, tables. */
 import type { ComponentChildren } from 'preact';
 import type { AdminIdentity, Flash } from '../../admin/access.js';
+import { REASON_MAX, REASON_MIN } from '../../admin/input.js';
 import { Page, renderDocument } from '../document.js';
 
 export interface PanelContext {
@@ -66,4 +67,17 @@ export function Csrf(props: { token: string }) {
 export function When(props: { at: string | null | undefined }) {
   if (!props.at) return <span class="muted">never</span>;
   return <time dateTime={props.at}>{props.at.slice(0, 16).replace('T', ' ')} UTC</time>;
+}
+
+/** The reason every change asks for: kept in the audit log next to the admin's name. */
+export function ReasonField(props: { id: string; label?: string }) {
+  return (
+    <p>
+      <label for={props.id}>
+        {props.label ?? 'Reason'} <span class="muted">({REASON_MIN} to {REASON_MAX} characters, kept in the audit log)</span>
+      </label>
+      <br />
+      <textarea id={props.id} name="reason" required minLength={REASON_MIN} maxLength={REASON_MAX} rows={2} />
+    </p>
+  );
 }

@@ -3,19 +3,18 @@ import type { GhostRead, MemberView, SubscriptionView } from '../../admin/member
 import type { SearchHit } from '../../admin/search.js';
 import type { RoleGrant } from '../../roles/grants.js';
 import type { Subscription } from '../../subscriptions/store.js';
+import { memberPath, subscriptionPath } from '../../admin/paths.js';
 import { AuditTable } from './audit-table.js';
 import { panelPage, Table, When, type PanelContext } from './layout.js';
 
-const memberHref = (discordId: string) => `/admin/members/${encodeURIComponent(discordId)}`;
-const subscriptionHref = (id: string) => `/admin/subscriptions/${encodeURIComponent(id)}`;
 
-function SearchForm(props: { q: string }) {
+export function MemberSearch(props: { label: string; q?: string }) {
   return (
     <form method="get" action="/admin/members" role="search" class="inline">
       <p>
-        <label for="q">Email, part of an email, name, Discord ID or subscription ID</label>
+        <label for="q">{props.label}</label>
         <br />
-        <input id="q" type="search" name="q" value={props.q} maxLength={200} />
+        <input id="q" type="search" name="q" value={props.q ?? ''} maxLength={200} placeholder="email, name, Discord ID or subscription ID" />
       </p>
       <p><button type="submit">Search</button></p>
     </form>
@@ -33,7 +32,7 @@ function Link(props: { link: SearchHit['link'] }) {
 
 function Account(props: { subscription: Subscription }) {
   const id = props.subscription.discord_id;
-  return id ? <a href={memberHref(id)}>{id}</a> : <span class="muted">not linked</span>;
+  return id ? <a href={memberPath(id)}>{id}</a> : <span class="muted">not linked</span>;
 }
 
 export function searchPage(ctx: PanelContext, q: string, hits: SearchHit[] | null, limit: number): string {
@@ -41,7 +40,7 @@ export function searchPage(ctx: PanelContext, q: string, hits: SearchHit[] | nul
     ctx,
     'Members',
     <>
-      <SearchForm q={q} />
+      <MemberSearch label="Email, part of an email, name, Discord ID or subscription ID" q={q} />
       {hits && (
         <>
           <p role="status">
@@ -50,7 +49,7 @@ export function searchPage(ctx: PanelContext, q: string, hits: SearchHit[] | nul
           <Table
             columns={['Subscription', 'Email', 'Name', 'Tier', 'Status', 'Discord account', 'Link', 'Last event']}
             rows={hits.map((h) => [
-              <a href={subscriptionHref(h.subscription.subscription_id)}>{h.subscription.subscription_id}</a>,
+              <a href={subscriptionPath(h.subscription.subscription_id)}>{h.subscription.subscription_id}</a>,
               h.subscription.email,
               h.subscription.name,
               h.subscription.tier,
@@ -72,7 +71,7 @@ function SubscriptionsTable(props: { subscriptions: (Subscription & { link: Sear
     <Table
       columns={['Subscription', 'Email', 'Name', 'Tier', 'Status', 'Link', 'Changed']}
       rows={props.subscriptions.map((s) => [
-        <a href={subscriptionHref(s.subscription_id)}>{s.subscription_id}</a>,
+        <a href={subscriptionPath(s.subscription_id)}>{s.subscription_id}</a>,
         s.email,
         s.name,
         s.tier,
