@@ -5,7 +5,7 @@
  * here knows about HTTP: the panel's routes and any other door call these same functions.
  */
 import { z } from 'zod';
-import { managedRoles, SNOWFLAKE } from '../config.js';
+import { managedRoles } from '../config.js';
 import { ArbiterError, isArbiterError } from '../errors.js';
 import { GHOST_SYNC_JOB } from '../ghost/sync.js';
 import { RETRY_BUDGET_MS } from '../jobs/queue.js';
@@ -15,16 +15,14 @@ import { GRANT_END_JOB, RECONCILE_JOB } from '../roles/jobs.js';
 import type { Services } from '../services.js';
 import type { Subscription } from '../subscriptions/store.js';
 import { actorOf, type AdminIdentity } from './access.js';
-import { Reason } from './input.js';
+import { DiscordId, Reason, SubscriptionId } from './input.js';
 import { outcomeOf, roleChangesSince, waitForJob, type JobResult, type Outcome } from './outcome.js';
 
 export type ActionServices = Pick<Services, 'config' | 'commits' | 'subscriptions' | 'grants' | 'jobs' | 'audit' | 'clock' | 'discord'>;
 export type Admin = Pick<AdminIdentity, 'id' | 'name'>;
 
-const DiscordId = z.string().regex(SNOWFLAKE, 'The address does not name a Discord ID (17 to 20 digits).');
 const RoleId = z.string({ error: 'Choose a role.' }).trim().min(1, 'Choose a role.').max(100, 'That is not a role ID.');
 const GrantId = z.string().regex(/^\d{1,15}$/, 'The address does not name a grant or block number.').transform(Number);
-const SubscriptionId = z.string().min(1).max(200, 'The address does not name a subscription.');
 
 const EXPIRY = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2}))?)?Z?$/;
 const EXPIRY_WORDS = 'The end must be a date as YYYY-MM-DD, or a date and time as YYYY-MM-DDTHH:MM, in UTC.';

@@ -8,6 +8,7 @@ import type { Writable } from 'node:stream';
 import type { Statement } from 'better-sqlite3';
 import { z } from 'zod';
 import type { AuditRow } from '../audit/log.js';
+import { SNOWFLAKE } from '../config.js';
 import type { Db } from '../db/open.js';
 
 export const PAGE_SIZE = 50;
@@ -42,7 +43,6 @@ export type AuditRequest =
   | { ok: false; message: string; values: FilterValues };
 
 const FIXED_ACTORS = ['webhook', 'system', 'subscriber'];
-const SNOWFLAKE = /^\d{17,20}$/;
 const ACTION = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\.?$/;
 const DATE = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3}))?)?(Z|[+-]\d{2}:\d{2})?)?$/i;
 

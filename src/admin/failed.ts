@@ -3,6 +3,7 @@
  * were signed but could not be applied.
  */
 import { z } from 'zod';
+import { SNOWFLAKE } from '../config.js';
 import { ArbiterError } from '../errors.js';
 import { GHOST_SYNC_JOB } from '../ghost/sync.js';
 import type { Job, Revival } from '../jobs/queue.js';
@@ -85,7 +86,6 @@ export function parseJobId(value: unknown): number {
 
 const ROLE_ID = /\brole (\d{17,20})\b/g;
 const QUOTED_ROLE = /\b(?:adding|removing) "([^"]+)"/g;
-const SNOWFLAKE = /^\d{17,20}$/;
 
 /** The roles an error names: by ID where Discord's message has it, else by the name the reconciler quoted. */
 function rolesIn(error: string, roleName: (id: string) => string | undefined): JobSubject['roles'] {

@@ -1,10 +1,14 @@
 /** Input checks shared by every admin action: the reason, and turning a schema's complaints into one 400. */
 import { z } from 'zod';
+import { SNOWFLAKE } from '../config.js';
 import { ArbiterError } from '../errors.js';
 
 export const REASON_MIN = 3;
 export const REASON_MAX = 500;
 const LENGTH = `${REASON_MIN} to ${REASON_MAX} characters`;
+
+export const DiscordId = z.string().regex(SNOWFLAKE, 'The address does not name a Discord ID (17 to 20 digits).');
+export const SubscriptionId = z.string().min(1).max(200, 'The address does not name a subscription.');
 
 /** Why an admin made a change: kept in the audit log next to their name. */
 export const Reason = z

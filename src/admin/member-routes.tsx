@@ -5,31 +5,24 @@ import type { Services } from '../services.js';
 import { MemberActions, SubscriptionActions } from '../views/admin/actions.js';
 import { memberPage, searchPage, subscriptionPage } from '../views/admin/members.js';
 import { panelContext } from './context.js';
+import { DiscordId, parseInput, SubscriptionId } from './input.js';
 import { memberView, subscriptionView } from './member.js';
 import { SEARCH_LIMIT, searchMembers } from './search.js';
 
 const Query = z.object({ q: z.string().max(200, 'the search is longer than 200 characters').optional() });
-export const DiscordIdParam = z.string().regex(/^\d{17,20}$/, 'a Discord ID is 17 to 20 digits');
-export const SubscriptionIdParam = z.string().min(1).max(200);
-
-function param<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
-  const parsed = schema.safeParse(value);
-  if (!parsed.success) throw new ArbiterError('bad_request', `${what}: ${parsed.error.issues[0]?.message ?? 'not valid'}`, { status: 400 });
-  return parsed.data;
-}
 
 export function memberRoutes(services: Services): Router {
   const router = Router();
   const roleName = (id: string) => services.discord?.bot.roleName(id) ?? id;
 
   router.get('/admin/members', (req, res) => {
-    const { q } = param(Query, req.query, 'search');
+    const { q } = parseInput(Query, req.query);
     const hits = q === undefined ? null : searchMembers(services, q);
     res.type('html').send(searchPage(panelContext(req, res), q ?? '', hits, SEARCH_LIMIT));
   });
 
   router.get('/admin/members/:discordId', async (req, res) => {
-    const discordId = param(DiscordIdParam, req.params.discordId, 'Discord ID');
+    const discordId = parseInput(DiscordId, req.params.discordId);
     const view = await memberView(services, discordId);
     if (!view) throw new ArbiterError('not_found', `Arbiter knows nothing of the Discord account ${discordId}: no subscription, grant or history.`, { status: 404 });
     const ctx = panelContext(req, res);
@@ -40,7 +33,7 @@ export function memberRoutes(services: Services): Router {
   });
 
   router.get('/admin/subscriptions/:id', async (req, res) => {
-    const id = param(SubscriptionIdParam, req.params.id, 'subscription ID');
+    const id = parseInput(SubscriptionId, req.params.id);
     const view = await subscriptionView(services, id);
     if (!view) throw new ArbiterError('not_found', `There is no subscription ${id}.`, { status: 404 });
     const ctx = panelContext(req, res);

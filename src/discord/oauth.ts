@@ -3,7 +3,7 @@
  * user lookup. Access tokens are returned to the caller, used, revoked, and never stored.
  */
 import { z } from 'zod';
-import type { DiscordConfig } from '../config.js';
+import { SNOWFLAKE, type DiscordConfig } from '../config.js';
 import { ArbiterError } from '../errors.js';
 import { fetchJson } from '../net/fetch-json.js';
 
@@ -16,7 +16,7 @@ export interface DiscordUser {
 }
 
 const TokenAnswer = z.object({ access_token: z.string().min(1), token_type: z.string(), scope: z.string().default('') });
-const UserAnswer = z.object({ id: z.string().regex(/^\d{17,20}$/), username: z.string(), global_name: z.string().nullish() });
+const UserAnswer = z.object({ id: z.string().regex(SNOWFLAKE), username: z.string(), global_name: z.string().nullish() });
 
 export function authorizeUrl(config: DiscordConfig, redirectUri: string, state: string, scopes: readonly string[]): string {
   const params = new URLSearchParams({

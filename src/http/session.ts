@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import connectSqlite3 from 'connect-sqlite3';
 import session from 'express-session';
 import type { Request, RequestHandler } from 'express';
