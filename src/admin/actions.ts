@@ -15,7 +15,7 @@ import { GRANT_END_JOB, RECONCILE_JOB } from '../roles/jobs.js';
 import type { Services } from '../services.js';
 import type { Subscription } from '../subscriptions/store.js';
 import { actorOf, type AdminIdentity } from './access.js';
-import { DiscordId, Reason, SubscriptionId } from './input.js';
+import { DiscordId, readTime, Reason, SubscriptionId } from './input.js';
 import { outcomeOf, roleChangesSince, waitForJob, type JobResult, type Outcome } from './outcome.js';
 
 export type ActionServices = Pick<Services, 'config' | 'commits' | 'subscriptions' | 'grants' | 'jobs' | 'audit' | 'clock' | 'discord'>;
@@ -24,9 +24,8 @@ export type Admin = Pick<AdminIdentity, 'id' | 'name'>;
 const RoleId = z.string({ error: 'Choose a role.' }).trim().min(1, 'Choose a role.').max(100, 'That is not a role ID.');
 const GrantId = z.string().regex(/^\d{1,15}$/, 'The address does not name a grant or block number.').transform(Number);
 
-const EXPIRY = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2}))?)?Z?$/;
 const EXPIRY_WORDS = 'The end must be a date as YYYY-MM-DD, or a date and time as YYYY-MM-DDTHH:MM, in UTC.';
-/** A date (00:00 UTC that day) or a date and time, always UTC; empty means no end. */
+/** A date (00:00 UTC that day) or a date and time, UTC unless an offset is given; empty means no end. */
 const Expiry = z
   .string()
   .trim()
@@ -34,15 +33,12 @@ const Expiry = z
   .optional()
   .transform((value, ctx) => {
     if (!value) return undefined;
-    const m = EXPIRY.exec(value);
-    const iso = m ? `${m[1]}-${m[2]}-${m[3]}T${m[4] ?? '00'}:${m[5] ?? '00'}:${m[6] ?? '00'}.000Z` : '';
-    const date = new Date(iso);
-    // A day that does not exist (February 30th) rolls over to another one; the round trip catches it.
-    if (!m || Number.isNaN(date.getTime()) || date.toISOString() !== iso) {
+    const time = readTime(value);
+    if ('problem' in time) {
       ctx.addIssue({ code: 'custom', message: EXPIRY_WORDS });
       return z.NEVER;
     }
-    return date;
+    return new Date(time.start);
   });
 
 export const GrantInput = z.object({ discordId: DiscordId, roleId: RoleId, expiresAt: Expiry, reason: Reason });

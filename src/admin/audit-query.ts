@@ -10,6 +10,7 @@ import { z } from 'zod';
 import type { AuditRow } from '../audit/log.js';
 import { SNOWFLAKE } from '../config.js';
 import type { Db } from '../db/open.js';
+import { readTime } from './input.js';
 
 export const PAGE_SIZE = 50;
 /** Rows read per statement in an export; between chunks the connection is free for everyone else. */
@@ -44,7 +45,6 @@ export type AuditRequest =
 
 const FIXED_ACTORS = ['webhook', 'system', 'subscriber'];
 const ACTION = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\.?$/;
-const DATE = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3}))?)?(Z|[+-]\d{2}:\d{2})?)?$/i;
 
 const one = (field: string) => z.string({ error: `${field}: give one value` });
 
@@ -54,39 +54,18 @@ function trimmed(value: unknown): unknown {
   return t === '' ? undefined : t;
 }
 
-/** A date or a time (UTC unless it says otherwise) and the span it names: a day, a minute, a second or a millisecond. */
+/** A date or a time (UTC unless it says otherwise) and the span it names. */
 function instant(field: 'from' | 'to') {
   return one(field).transform((value, ctx) => {
-    const m = DATE.exec(value);
-    if (!m) {
-      ctx.addIssue({ code: 'custom', message: `${field}: give a date as YYYY-MM-DD or a time as YYYY-MM-DDTHH:MM (UTC)` });
-      return z.NEVER;
-    }
-    const [, y, mo, d, h, mi, s, ms, zone] = m;
-    const parts = [Number(y), Number(mo) - 1, Number(d), Number(h ?? 0), Number(mi ?? 0), Number(s ?? 0), Number((ms ?? '0').padEnd(3, '0'))] as const;
-    const local = new Date(0);
-    local.setUTCFullYear(parts[0], parts[1], parts[2]);
-    local.setUTCHours(parts[3], parts[4], parts[5], parts[6]);
-    const real =
-      local.getUTCFullYear() === parts[0] && local.getUTCMonth() === parts[1] && local.getUTCDate() === parts[2] &&
-      local.getUTCHours() === parts[3] && local.getUTCMinutes() === parts[4] && local.getUTCSeconds() === parts[5];
-    if (!real || parts[0] < 1970) {
-      ctx.addIssue({ code: 'custom', message: `${field}: ${value} is not a real date${h === undefined ? '' : ' and time'}` });
-      return z.NEVER;
-    }
-    let offsetMin = 0;
-    if (zone && zone.toUpperCase() !== 'Z') {
-      const sign = zone.startsWith('-') ? -1 : 1;
-      const [oh, om] = zone.slice(1).split(':').map(Number) as [number, number];
-      if (oh > 14 || om > 59) {
-        ctx.addIssue({ code: 'custom', message: `${field}: ${zone} is not a time zone offset` });
-        return z.NEVER;
-      }
-      offsetMin = sign * (oh * 60 + om);
-    }
-    const start = local.getTime() - offsetMin * 60_000;
-    const span = h === undefined ? 86_400_000 : s === undefined ? 60_000 : ms === undefined ? 1000 : 1;
-    return { start, end: start + span };
+    const time = readTime(value);
+    if (!('problem' in time)) return time;
+    const message = {
+      format: `${field}: give a date as YYYY-MM-DD or a time as YYYY-MM-DDTHH:MM (UTC)`,
+      date: `${field}: ${value} is not a real date${value.length > 10 ? ' and time' : ''}`,
+      zone: `${field}: ${value.slice(-6)} is not a time zone offset`,
+    }[time.problem];
+    ctx.addIssue({ code: 'custom', message });
+    return z.NEVER;
   });
 }
 
