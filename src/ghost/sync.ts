@@ -8,7 +8,7 @@ import type { GhostConfig } from '../config.js';
 import { ArbiterError } from '../errors.js';
 import type { Subscription, SubscriptionStore } from '../subscriptions/store.js';
 import type { GhostClient } from './client.js';
-import { NOTE_MAX, noteWithDiscordId } from './note.js';
+import { NOTE_MAX, noteHasDiscordId, noteWithDiscordId, noteWithoutDiscordId } from './note.js';
 
 export const GHOST_SYNC_JOB = 'ghost_sync';
 export const GHOST_LABEL = 'discord';
@@ -71,10 +71,8 @@ async function forget(deps: GhostSyncDeps, subscription: Subscription, discordId
     if (member.custom_fields?.discord_id !== discordId) return;
     await deps.ghost.editMember(member.id, { custom_fields: { discord_id: null } });
   } else {
-    const ours = `discord_id: ${discordId}`;
-    const lines = (member.note ?? '').split('\n');
-    if (!lines.some((line) => line.trim() === ours)) return;
-    const note = lines.filter((line) => line.trim() !== ours).join('\n').trimEnd();
+    if (!noteHasDiscordId(member.note, discordId)) return;
+    const note = noteWithoutDiscordId(member.note, discordId);
     const labels = member.labels.map((l) => l.name).filter((l) => l.toLowerCase() !== GHOST_LABEL);
     await deps.ghost.editMember(member.id, { note, labels });
   }
