@@ -33,7 +33,7 @@ export interface DiscordApi {
   joinGuild(userId: string, accessToken: string): Promise<'joined' | 'already'>;
   checkPermissions(managed: ReadonlySet<string>): Promise<PermissionReport>;
   /** The server's roles as they are now. */
-  guildRoles(): Promise<{ id: string; name: string; position: number }[]>;
+  guildRoles(): Promise<GuildRole[]>;
   /** Whether Discord accepted the bot token at the last call ('unknown' before the first). */
   tokenStatus(): { status: 'ok' | 'rejected' | 'unknown'; problem: string | null; since: string | null };
 }
@@ -109,6 +109,8 @@ export function createDiscordApi(config: DiscordConfig, options: DiscordApiOptio
     return result;
   };
   let botUserId: string | undefined;
+  const guildRoles = async () =>
+    parse(z.array(Role), await call('reading the server roles', () => rest.get(Routes.guildRoles(guild))), 'the role list');
 
   return {
     getMember: (userId) =>
@@ -145,7 +147,7 @@ export function createDiscordApi(config: DiscordConfig, options: DiscordApiOptio
       let roles: GuildRole[] | null = null;
       let botRoles: string[] | null = null;
       try {
-        roles = parse(z.array(Role), await call('reading the server roles', () => rest.get(Routes.guildRoles(guild))), 'the role list');
+        roles = await guildRoles();
         botRoles = parse(Member, await call('reading the bot member', () => rest.get(Routes.guildMember(guild, me))), 'the bot member').roles;
       } catch (err) {
         const code = (err as ArbiterError).code;
@@ -154,9 +156,6 @@ export function createDiscordApi(config: DiscordConfig, options: DiscordApiOptio
       return permissionReport(guild, roles, botRoles, managed);
     },
     tokenStatus: () => token,
-    async guildRoles() {
-      const roles = parse(z.array(Role), await call('reading the server roles', () => rest.get(Routes.guildRoles(guild))), 'the role list');
-      return roles.map(({ id, name, position }) => ({ id, name, position }));
-    },
+    guildRoles,
   };
 }
