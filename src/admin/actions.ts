@@ -129,11 +129,6 @@ function utc(date: Date | string): string {
   return `${new Date(date).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 }
 
-/** The id of the newest audit row about this member: the one just written, inside the same transaction. */
-function newestAuditId(services: ActionServices, discordId: string): number {
-  return services.audit.list({ discordId, limit: 1 })[0]?.id ?? 0;
-}
-
 const RECONCILE_REMEDY = 'Once the cause is fixed, use "Reconcile now".';
 
 /** What a reconcile of this member did, for the outcome. */
@@ -166,7 +161,7 @@ async function addGrant(services: ActionServices, admin: Admin, kind: RoleGrant[
       created_by_name: admin.name,
       expires_at: expiresAt?.toISOString() ?? null,
     });
-    audit.record({
+    const mark = audit.record({
       actor: actorOf(admin),
       actorName: admin.name,
       action: `${kind}.added`,
@@ -175,7 +170,6 @@ async function addGrant(services: ActionServices, admin: Admin, kind: RoleGrant[
       reason,
       details: { [kind]: grantId, ...(expiresAt ? { expiresAt: expiresAt.toISOString() } : {}) },
     });
-    const mark = newestAuditId(services, discordId);
     const jobId = jobs.enqueue(RECONCILE_JOB, discordId, { discordId, cause: `${kind} ${grantId} added by ${admin.name}` });
     if (expiresAt) {
       // A job of its own: merged into the reconcile above, it would run now and never at the end.
@@ -215,8 +209,7 @@ export async function revokeGrant(services: ActionServices, admin: Admin, input:
       throw new ArbiterError('bad_request', `${capital(what)} (${grantId}) already ended at ${utc(grant.expires_at)}. ${nothingChanged}`, { status: 409 });
     }
     grants.revoke(grantId, { actor: actorOf(admin), name: admin.name }, reason);
-    audit.record({ actor: actorOf(admin), actorName: admin.name, action: `${grant.kind}.revoked`, discordId, roleId: grant.role_id, reason, details: { [grant.kind]: grantId } });
-    const mark = newestAuditId(services, discordId);
+    const mark = audit.record({ actor: actorOf(admin), actorName: admin.name, action: `${grant.kind}.revoked`, discordId, roleId: grant.role_id, reason, details: { [grant.kind]: grantId } });
     const jobId = jobs.enqueue(RECONCILE_JOB, discordId, { discordId, cause: `${grant.kind} ${grantId} revoked by ${admin.name}` });
     return { grant, jobId, mark };
   });
@@ -231,8 +224,7 @@ export async function reconcileNow(services: ActionServices, admin: Admin, input
   const { audit, jobs } = services;
   const { jobId, mark } = await services.commits.run(() => {
     requireKnown(services, discordId);
-    audit.record({ actor: actorOf(admin), actorName: admin.name, action: 'roles.reconcile_requested', discordId, reason });
-    const mark = newestAuditId(services, discordId);
+    const mark = audit.record({ actor: actorOf(admin), actorName: admin.name, action: 'roles.reconcile_requested', discordId, reason });
     const jobId = jobs.enqueue(RECONCILE_JOB, discordId, { discordId, cause: `reconcile requested by ${admin.name}` });
     return { jobId, mark };
   });
@@ -282,8 +274,7 @@ export async function unlink(services: ActionServices, admin: Admin, input: Subs
       throw new ArbiterError('bad_request', `Subscription ${subscriptionId} is not linked to a Discord account. ${nothingChanged}`, { status: 409 });
     }
     subscriptions.unlink(subscriptionId, clock.now().toISOString());
-    audit.record({ actor: actorOf(admin), actorName: admin.name, action: 'link.removed', email: subscription.email, discordId, subscriptionId, reason });
-    const mark = newestAuditId(services, discordId);
+    const mark = audit.record({ actor: actorOf(admin), actorName: admin.name, action: 'link.removed', email: subscription.email, discordId, subscriptionId, reason });
     const jobId = jobs.enqueue(RECONCILE_JOB, discordId, { discordId, cause: `subscription ${subscriptionId} unlinked by ${admin.name}` });
     if (config.ghost) jobs.enqueue(GHOST_SYNC_JOB, subscriptionId, { subscriptionId, unlinked: discordId });
     return { discordId, jobId, mark };

@@ -32,7 +32,8 @@ export interface AuditRow {
 }
 
 export interface AuditLog {
-  record(entry: AuditEntry): void;
+  /** Returns the new row's id. */
+  record(entry: AuditEntry): number;
   list(filter?: { discordId?: string; subscriptionId?: string; action?: string; limit?: number }): AuditRow[];
 }
 
@@ -48,7 +49,7 @@ export function createAuditLog(db: Db, clock: Clock): AuditLog {
     ORDER BY id DESC LIMIT @limit`);
   return {
     record(entry) {
-      insert.run({
+      return Number(insert.run({
         at: clock.now().toISOString(),
         actor: entry.actor,
         actorName: entry.actorName ?? null,
@@ -59,7 +60,7 @@ export function createAuditLog(db: Db, clock: Clock): AuditLog {
         roleId: entry.roleId ?? null,
         reason: entry.reason ?? null,
         details: entry.details ? JSON.stringify(entry.details) : null,
-      });
+      }).lastInsertRowid);
     },
     list(filter = {}) {
       return select.all({

@@ -33,7 +33,7 @@ export function ghostSyncJob(deps: GhostSyncDeps) {
     if (subscription && !subscription.discord_id && unlinked) return forget(deps, subscription, unlinked);
     if (!subscription?.discord_id) return;
     const { email, discord_id: discordId } = subscription;
-    const notFound = () => deps.audit.record({ actor: 'system', action: 'ghost.member_not_found', email, discordId, subscriptionId });
+    const notFound = () => void deps.audit.record({ actor: 'system', action: 'ghost.member_not_found', email, discordId, subscriptionId });
     const found = await deps.ghost.findMemberByEmail(email);
     if (!found) return notFound();
     if (deps.config.field === 'custom') {
