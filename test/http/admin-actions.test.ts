@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { AuditRow } from '../../src/audit/log.js';
 import type { RoleGrant } from '../../src/roles/grants.js';
-import { ADMIN, ADMIN_ENV, csrfFrom, signedIn, STAFF } from '../support/admin.js';
+import { ADMIN, ADMIN_ENV, csrfFrom, linkSubscriber, signedIn, STAFF } from '../support/admin.js';
 import { testClock } from '../support/clock.js';
 import { until } from '../support/server.js';
 import { Browser, ROLE, startWorld, WORLD_TIERS, type World } from '../support/world.js';
@@ -15,18 +15,6 @@ import { MemberActions, SubscriptionActions } from '../../src/views/admin/action
 const MISSING_ROLE = '300000000000000077';
 const TIERS = { ...WORLD_TIERS, phantom: [MISSING_ROLE] };
 const REASON = 'Helps run the weekly events';
-
-async function linkSubscriber(w: World, user: FakeUser, subscriptionId: string, email: string): Promise<void> {
-  w.discord.addUser(user);
-  w.discord.memberJoins(user.id, []);
-  await w.event({ subscription_id: subscriptionId, customer_email: email, tier: 'awakened' });
-  const link = await w.linkFor(email);
-  w.discord.signIn(user.id);
-  const { res } = await new Browser().follow(link);
-  assert.equal(res.status, 200);
-  await until(() => w.discord.member(user.id)?.roles.includes(ROLE.awakened), 10_000, 'tier role on Discord');
-  await w.settle();
-}
 
 function helpers(world: () => World) {
   const db = () => world().app.services.db;
@@ -92,7 +80,7 @@ describe('admin actions on members: grants, blocks, reconcile', () => {
     w = await startWorld({ env: { ...ADMIN_ENV, RECONCILE_INTERVAL_MINUTES: '0' }, tiers: TIERS, overrides: { clock } });
     w.discord.addUser({ id: MEMBER, username: 'mem' });
     w.discord.memberJoins(MEMBER, []);
-    await linkSubscriber(w, SUB, 'sub_1', 'subby@example.com');
+    await linkSubscriber(w, { subscription_id: 'sub_1', customer_email: 'subby@example.com', tier: 'awakened' }, SUB);
     await signedIn(w, admin, ADMIN);
     csrf = await csrfFrom(admin, `${w.app.url}/admin`);
   });
@@ -328,7 +316,7 @@ describe('admin actions on subscriptions: resend link, unlink', () => {
   before(async () => {
     w = await startWorld({ env: ADMIN_ENV });
     w.ghost.addMember({ email: 'linda@example.com', name: 'Linda', note: 'Met at the fair' });
-    await linkSubscriber(w, LINKED, 'sub_linked', 'linda@example.com');
+    await linkSubscriber(w, { subscription_id: 'sub_linked', customer_email: 'linda@example.com', tier: 'awakened' }, LINKED);
     await until(() => w.ghost.member('linda@example.com')?.note?.includes(`discord_id: ${LINKED.id}`), 10_000, 'Ghost note');
     await w.event({ subscription_id: 'sub_waiting', customer_email: 'walt@example.com', tier: 'awakened' });
     await w.event({ subscription_id: 'sub_paused', customer_email: 'paula@example.com', tier: 'awakened' });

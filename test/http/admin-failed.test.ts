@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { NOTE_MAX } from '../../src/ghost/note.js';
 import { RECONCILE_JOB } from '../../src/roles/jobs.js';
-import { ADMIN, ADMIN_ENV, csrfFrom, signedIn, STAFF } from '../support/admin.js';
+import { ADMIN, ADMIN_ENV, csrfFrom, linkSubscriber, signedIn, STAFF } from '../support/admin.js';
 import { WEBHOOK_SECRET } from '../support/config.js';
 import { until } from '../support/server.js';
 import { postWebhook, standardHeaders } from '../support/webhooks.js';
@@ -39,14 +39,8 @@ describe('admin failed work', () => {
     const user = { id: String(++next), username: `user${next}` };
     const email = `f${++n}@example.com`;
     const sub = `sub_f${n}`;
-    w.discord.addUser(user);
-    w.discord.memberJoins(user.id, []);
     if (options.ghostNote !== undefined) w.ghost.addMember({ email, note: options.ghostNote });
-    await w.event({ subscription_id: sub, customer_email: email });
-    const link = await w.linkFor(email);
-    w.discord.signIn(user.id);
-    const { res } = await new Browser().follow(link);
-    assert.equal(res.status, 200);
+    await linkSubscriber(w, { subscription_id: sub, customer_email: email }, user);
     return { user, email, sub };
   }
   const deadJob = (kind: string, key: string) =>

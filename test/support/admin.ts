@@ -33,9 +33,13 @@ export async function csrfFrom(browser: Browser, url: string): Promise<string> {
   return token;
 }
 
-/** A subscriber who got the webhook's email and linked `user` through the link (Discord stand-in signs them in). */
+/**
+ * A subscriber who got the webhook's email and linked `user` through the link (the Discord stand-in signs them in),
+ * as a member of the server (joined now unless they are already); returns once the work it queued is done.
+ */
 export async function linkSubscriber(world: World, fields: { subscription_id: string; customer_email: string; customer_name?: string; tier?: string }, user: FakeUser): Promise<void> {
   world.discord.addUser(user);
+  if (!world.discord.member(user.id)) world.discord.memberJoins(user.id, []);
   await world.event(fields);
   const link = await world.linkFor(fields.customer_email);
   world.discord.signIn(user.id);
