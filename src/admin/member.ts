@@ -41,10 +41,11 @@ export interface MemberView {
 }
 
 /** Resolves to the value, or throws in words once `ms` has passed; the late answer is dropped. */
-export async function withinTime<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+async function withinTime<T>(promise: Promise<T>, ms: number, what: 'Discord' | 'Ghost'): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
+  const code = what === 'Discord' ? 'discord_unavailable' : 'ghost_unavailable';
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new ArbiterError('discord_unavailable', `no answer from ${what} within ${ms / 1000} s`)), ms);
+    timer = setTimeout(() => reject(new ArbiterError(code, `no answer from ${what} within ${ms / 1000} s`)), ms);
   });
   promise.catch(() => undefined);
   try {

@@ -1,9 +1,9 @@
-import type { ComponentChildren } from 'preact';
 import type { GhostRead, MemberView, SubscriptionView } from '../../admin/member.js';
 import type { SearchHit } from '../../admin/search.js';
 import type { RoleGrant } from '../../roles/grants.js';
 import type { Subscription } from '../../subscriptions/store.js';
 import { memberPath, subscriptionPath } from '../../admin/paths.js';
+import { MemberActions, SubscriptionActions } from './actions.js';
 import { AuditTable } from './audit-table.js';
 import { panelPage, Table, When, type PanelContext } from './layout.js';
 
@@ -110,7 +110,11 @@ function grantText(g: RoleGrant, roleName: (id: string) => string): string {
   return g.role_id ? `block of ${roleName(g.role_id)}` : 'block of all managed roles';
 }
 
-export function memberPage(ctx: PanelContext, m: MemberView, roleName: (id: string) => string, actions: ComponentChildren): string {
+/** Admins see the forms that change things; staff only read. */
+export function memberPage(ctx: PanelContext, m: MemberView, roleName: (id: string) => string): string {
+  const actions = ctx.admin.role === 'admin' && (
+    <MemberActions csrf={ctx.csrf} discordId={m.discordId} grantable={m.grantable ?? []} inForce={m.grants.inForce} />
+  );
   const discord = m.discord;
   return panelPage(
     ctx,
@@ -166,7 +170,8 @@ export function memberPage(ctx: PanelContext, m: MemberView, roleName: (id: stri
   );
 }
 
-export function subscriptionPage(ctx: PanelContext, v: SubscriptionView, roleName: (id: string) => string, actions: ComponentChildren): string {
+export function subscriptionPage(ctx: PanelContext, v: SubscriptionView, roleName: (id: string) => string): string {
+  const actions = ctx.admin.role === 'admin' && <SubscriptionActions csrf={ctx.csrf} subscription={v.subscription} />;
   const s = v.subscription;
   return panelPage(
     ctx,

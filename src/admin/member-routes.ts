@@ -2,7 +2,6 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { ArbiterError } from '../errors.js';
 import type { Services } from '../services.js';
-import { MemberActions, SubscriptionActions } from '../views/admin/actions.js';
 import { memberPage, searchPage, subscriptionPage } from '../views/admin/members.js';
 import { panelContext } from './context.js';
 import { DiscordId, parseInput, SubscriptionId } from './input.js';
@@ -25,20 +24,14 @@ export function memberRoutes(services: Services): Router {
     const discordId = parseInput(DiscordId, req.params.discordId);
     const view = await memberView(services, discordId);
     if (!view) throw new ArbiterError('not_found', `Arbiter knows nothing of the Discord account ${discordId}: no subscription, grant or history.`, { status: 404 });
-    const ctx = panelContext(req, res);
-    const actions = ctx.admin.role === 'admin' && (
-      <MemberActions csrf={ctx.csrf} discordId={discordId} grantable={view.grantable ?? []} inForce={view.grants.inForce} />
-    );
-    res.type('html').send(memberPage(ctx, view, roleName, actions));
+    res.type('html').send(memberPage(panelContext(req, res), view, roleName));
   });
 
   router.get('/admin/subscriptions/:id', async (req, res) => {
     const id = parseInput(SubscriptionId, req.params.id);
     const view = await subscriptionView(services, id);
     if (!view) throw new ArbiterError('not_found', `There is no subscription ${id}.`, { status: 404 });
-    const ctx = panelContext(req, res);
-    const actions = ctx.admin.role === 'admin' && <SubscriptionActions csrf={ctx.csrf} subscription={view.subscription} />;
-    res.type('html').send(subscriptionPage(ctx, view, roleName, actions));
+    res.type('html').send(subscriptionPage(panelContext(req, res), view, roleName));
   });
   return router;
 }
