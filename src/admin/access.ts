@@ -2,6 +2,7 @@
 import type { Actor } from '../audit/log.js';
 import type { Config } from '../config.js';
 import type { PendingState } from '../discord/oauth-state.js';
+import type { Outcome } from './outcome.js';
 
 /** admin: reads and acts. staff: reads only. */
 export type AdminRole = 'admin' | 'staff';
@@ -25,10 +26,8 @@ export interface AdminSignIn extends PendingState {
   next: string;
 }
 
-export interface Flash {
-  kind: 'applied' | 'queued' | 'failed' | 'info';
-  text: string;
-}
+/** What the page after a change says: the change's outcome, or a note when there was nothing to do. */
+export type Flash = Outcome | { kind: 'info'; text: string };
 
 /** Read on every request, so a person taken off the lists (and the process restarted) is out at once. */
 export function roleOf(config: Pick<Config, 'adminDiscordIds' | 'staffDiscordIds'>, discordId: string): AdminRole | null {
