@@ -228,8 +228,8 @@ const RolesSchema = z.strictObject({
 export interface LoadOptions {
   /** Where relative paths (.env, DATA_DIR, ROLES_FILE) are resolved. */
   cwd?: string;
-  /** Read `<cwd>/.env` when present. */
-  envFile?: boolean;
+  /** Read `<cwd>/.env` when present (true, the default), no file (false), or this file, which must exist. */
+  envFile?: boolean | string;
 }
 
 /**
@@ -262,7 +262,9 @@ function readEnvFile(path: string): Record<string, string> {
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOptions = {}): Config {
   const cwd = options.cwd ?? process.cwd();
   const merged: Record<string, string> = {};
-  const fromFile = options.envFile === false ? {} : readEnvFile(resolve(cwd, '.env'));
+  const named = typeof options.envFile === 'string' ? resolve(cwd, options.envFile) : undefined;
+  if (named && !existsSync(named)) throw configError([`the environment file ${named} does not exist`]);
+  const fromFile = options.envFile === false ? {} : readEnvFile(named ?? resolve(cwd, '.env'));
   for (const [key, value] of Object.entries({ ...fromFile, ...env })) {
     // An empty value means "not set", as in most .env conventions.
     if (value !== undefined && value.trim() !== '') merged[key] = value.trim();

@@ -1,0 +1,7 @@
+import type { Command } from '../command.js';
+import { statsCommand } from './stats.js';
+
+/** Every command of `arbiter`, in the order `--help` lists them. */
+export const COMMANDS: Command[] = [
+  statsCommand,
+];
