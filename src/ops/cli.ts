@@ -41,11 +41,24 @@ function commandHelp(command: Command): string {
   return [`Usage: arbiter ${command.usage}`, '', command.help.trim(), '', GLOBAL_HELP].join('\n');
 }
 
+/** `--env FILE` may come before the command too (`arbiter --env FILE stats`); it is then handed to the command. */
+function splitLeadingEnv(argv: string[]): { leading: string[]; afterwards: string[] } {
+  let at = 0;
+  while (at < argv.length) {
+    if (argv[at] === '--env' && at + 1 < argv.length) at += 2;
+    else if (argv[at]!.startsWith('--env=')) at += 1;
+    else break;
+  }
+  return { leading: argv.slice(0, at), afterwards: argv.slice(at) };
+}
+
 export async function runCli(argv: string[], io: CliIo): Promise<ExitCode> {
-  const [name, ...rest] = argv;
+  const { leading, afterwards } = splitLeadingEnv(argv);
+  const [name, ...commandArgs] = afterwards;
+  const rest = [...leading, ...commandArgs];
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    const asked = name === 'help' && rest[0] ? COMMANDS.find((c) => c.name === rest[0]) : undefined;
-    if (name === 'help' && rest[0] && !asked) return wrong(io, `There is no command "${rest[0]}".`);
+    const asked = name === 'help' && commandArgs[0] ? COMMANDS.find((c) => c.name === commandArgs[0]) : undefined;
+    if (name === 'help' && commandArgs[0] && !asked) return wrong(io, `There is no command "${commandArgs[0]}".`);
     io.out(asked ? commandHelp(asked) : usage());
     return name === undefined ? EXIT.failed : EXIT.ok;
   }

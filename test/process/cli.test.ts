@@ -81,3 +81,11 @@ test('stats prints the counts in words, or as JSON', async () => {
   assert.equal(json.subscriptions.active, 0);
   assert.equal(json.webhooks.total, 0);
 });
+
+test('--env may come before the command as well as after it', async () => {
+  const file = join(dir.path, 'before.env');
+  writeFileSync(file, Object.entries(env).map(([k, v]) => `${k}=${v}`).join('\n'));
+  const run = await arbiter(['--env', file, 'stats', '--json'], {}, '/');
+  assert.equal(run.code, 0, run.stderr);
+  assert.equal(JSON.parse(run.stdout).dataDir, env.DATA_DIR);
+});
