@@ -4,6 +4,8 @@ import { healthRoutes } from './health.js';
 import { accessLog } from './http/access-log.js';
 import { errorHandler, notFound } from './http/errors.js';
 import { protocolCheck } from './http/forwarded-proto.js';
+import { metricsRoutes, requestMetrics, routeLabel } from './http/metrics.js';
+import { requestId } from './http/request-id.js';
 import { securityHeaders } from './http/security.js';
 import type { Sessions } from './http/session.js';
 import { linkRoutes } from './linking/routes.js';
@@ -25,12 +27,15 @@ export function createApp(services: Services, options: AppOptions): Express {
   app.set('trust proxy', config.trustProxy);
   const protocol = protocolCheck(config, log);
   app.use(securityHeaders({ https: config.secureCookies }));
+  app.use(requestId(log));
   app.use(accessLog(log));
+  app.use(requestMetrics(services.metrics));
   // Browsers ask for it on every first visit; an empty answer keeps 404s out of logs and consoles.
   app.get('/favicon.ico', (_req, res) => void res.status(204).end());
-  app.use('/static', express.static(PUBLIC_DIR, { index: false, maxAge: '1h' }));
+  app.use('/static', routeLabel('/static'), express.static(PUBLIC_DIR, { index: false, maxAge: '1h' }));
   app.use(healthRoutes(services, protocol));
-  // After /health: a monitor on this machine asks over plain http, and that is no sign of a wrong proxy setup.
+  app.use(metricsRoutes(services));
+  // After /health and /metrics: a monitor on this machine asks over plain http, and that is no sign of a wrong proxy setup.
   app.use(protocol.middleware);
   // Webhooks carry no cookies: they are routed before sessions.
   app.use(webhookRoutes(services));

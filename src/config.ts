@@ -73,7 +73,7 @@ export interface Config {
   minAccountAgeDays: number;
   reconcileIntervalMinutes: number;
   sweepMaxRemovals: number;
-  /** Opens the details of /health to a request from anywhere that sends it as a bearer token. */
+  /** Opens /metrics and the details of /health to a request from anywhere that sends it as a bearer token. */
   metricsToken: string | null;
   /** Problems that are fatal in production but were given a development default. */
   warnings: string[];

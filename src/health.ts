@@ -3,13 +3,11 @@
  * problems in words) only a request from this machine, or one that carries METRICS_TOKEN. Who is "this machine" is
  * judged by the client address after TRUST_PROXY: a request that came through nginx is not.
  */
-import { createHash } from 'node:crypto';
-import { Router, type Request } from 'express';
+import { Router } from 'express';
 import { databaseHealthy } from './db/open.js';
 import type { BotHealth } from './discord/bot.js';
 import type { ProtocolCheck } from './http/forwarded-proto.js';
-import { isLoopback } from './net/loopback.js';
-import { equalSecret } from './secure-compare.js';
+import { localOrToken } from './http/local-or-token.js';
 import type { Services } from './services.js';
 
 export function healthRoutes(services: Services, protocol: Pick<ProtocolCheck, 'problem'>): Router {
@@ -26,7 +24,7 @@ export function healthRoutes(services: Services, protocol: Pick<ProtocolCheck, '
       database: database ? 'ok' : 'down',
       timestamp: now.toISOString(),
     };
-    if (mayReadDetails(req, services.config.metricsToken)) {
+    if (localOrToken(req, services.config.metricsToken)) {
       let jobs: Record<string, number> | 'unknown' = 'unknown';
       try {
         if (database) jobs = services.jobs.counts();
@@ -64,12 +62,3 @@ function discordState(health: BotHealth | undefined): string {
   const state = DISCORD_STATES[health.status] ?? 'unknown';
   return state === 'ok' && health.problems.length > 0 ? 'degraded' : state;
 }
-
-function mayReadDetails(req: Request, metricsToken: string | null): boolean {
-  if (isLoopback(req.ip)) return true;
-  const given = /^Bearer +(\S+)$/i.exec(req.get('authorization') ?? '')?.[1];
-  // Digests have one length whatever was sent, so the comparison takes the same time for every wrong token.
-  return Boolean(metricsToken && given && equalSecret(sha256(given), sha256(metricsToken)));
-}
-
-const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');

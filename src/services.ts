@@ -10,7 +10,7 @@ import { systemClock, type Clock } from './clock.js';
 import { managedRoles, type Config } from './config.js';
 import { createCommitQueue, type CommitQueue } from './db/commit-queue.js';
 import { openDatabase, type Db } from './db/open.js';
-import { createMailer, type Mailer } from './email/mailer.js';
+import { countEmails, createMailer, type Mailer } from './email/mailer.js';
 import { createJobQueue, type JobQueue } from './jobs/queue.js';
 import { createWorker, type JobKind, type Worker } from './jobs/worker.js';
 import { LINK_EMAIL_JOB, linkEmailJob } from './linking/link-email.js';
@@ -27,6 +27,7 @@ import { createGrantStore, type GrantStore } from './roles/grants.js';
 import { GRANT_END_JOB, RECONCILE_JOB, SWEEP_JOB } from './roles/jobs.js';
 import { reconcile, type ReconcilePayload } from './roles/reconcile.js';
 import { sweep, type SweepProgress } from './roles/sweep.js';
+import { createMetrics, type Metrics } from './ops/metrics.js';
 
 export const VERSION = readFileSync(fileURLToPath(new URL('../VERSION', import.meta.url)), 'utf8').trim();
 
@@ -50,6 +51,8 @@ export interface Services {
   commits: CommitQueue;
   mailer: Mailer;
   worker: Worker;
+  /** This process's Prometheus registry and instruments (GET /metrics). */
+  metrics: Metrics;
   startedAt: Date;
   version: string;
 }
@@ -74,7 +77,8 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
   const subscriptions = createSubscriptionStore(db);
   const tokens = createLinkTokens(db, clock, config.linkTtlHours);
   const jobs = createJobQueue(db, clock);
-  const mailer = overrides.mailer ?? createMailer(config, log);
+  const metrics = createMetrics({ version: VERSION, clock, jobs: { kinds: () => Object.keys(kinds), backlog: () => jobs.backlog() } });
+  const mailer = countEmails(overrides.mailer ?? createMailer(config, log), metrics);
   const grants = createGrantStore(db, clock);
 
   // Lanes: each kind of outside service gets its own slots, so a backlog for one never delays another.
@@ -87,6 +91,7 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
       log,
       audit,
       clock,
+      metrics,
       maxInlineWaitMs: overrides.discord?.maxInlineWaitMs,
       tokenRetry: { baseMs: overrides.retry?.baseDelayMs, maxMs: overrides.retry?.maxDelayMs },
     });
@@ -102,7 +107,7 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
         jobs.enqueue(RECONCILE_JOB, userId, { discordId: userId, cause: 'member joined the server' });
       },
     });
-    const roleDeps = { config, api, subscriptions, grants, audit, log, roleName: bot.roleName };
+    const roleDeps = { config, api, subscriptions, grants, audit, log, metrics, roleName: bot.roleName };
     kinds[RECONCILE_JOB] = { lane: 'discord', run: (payload) => reconcile(roleDeps, payload as ReconcilePayload) };
     kinds[GRANT_END_JOB] = {
       lane: 'discord',
@@ -123,7 +128,7 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
   if (config.ghost && ghost) {
     kinds[GHOST_SYNC_JOB] = { lane: 'ghost', run: ghostSyncJob({ config: config.ghost, ghost, subscriptions, audit }) };
   }
-  const worker = createWorker({ queue: jobs, kinds, lanes: LANE_SLOTS, log, clock, audit, ...overrides.retry });
+  const worker = createWorker({ queue: jobs, kinds, lanes: LANE_SLOTS, log, clock, audit, metrics, ...overrides.retry });
 
   return {
     config,
@@ -142,6 +147,7 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
     commits: createCommitQueue(db),
     mailer,
     worker,
+    metrics,
     startedAt: clock.now(),
     version: VERSION,
   };

@@ -67,7 +67,7 @@ export function signInRoutes(services: Services): Router {
     }
     let accessToken: string;
     try {
-      accessToken = await exchangeCode(config.discord, query.code, adminCallbackUrl(config), ADMIN_SCOPES);
+      accessToken = await exchangeCode(config.discord, query.code, adminCallbackUrl(config), ADMIN_SCOPES, services.metrics.discordAnswer);
     } catch (err) {
       if (isArbiterError(err) && err.code === 'oauth_failed') {
         res.status(400).type('html').send(refusedPage('Sign-in failed', 'Discord did not accept the sign-in; it may have been used already or taken too long. Sign in again.'));
@@ -77,9 +77,9 @@ export function signInRoutes(services: Services): Router {
     }
     let user;
     try {
-      user = await fetchUser(config.discord, accessToken);
+      user = await fetchUser(config.discord, accessToken, services.metrics.discordAnswer);
     } finally {
-      void revokeToken(config.discord, accessToken);
+      void revokeToken(config.discord, accessToken, services.metrics.discordAnswer);
     }
     const name = user.globalName ?? user.username;
     const role = roleOf(config, user.id);

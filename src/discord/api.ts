@@ -7,7 +7,7 @@
  * A 401 makes discord.js forget the bot token for good; here the token is set again, the rejection is reported in
  * words (log, audit, /health) and the lane waits, so one stray 401 does not break every later call.
  */
-import { DiscordAPIError, REST, RateLimitError, Routes } from 'discord.js';
+import { DiscordAPIError, REST, RESTEvents, RateLimitError, Routes } from 'discord.js';
 import { z } from 'zod';
 import type { AuditLog } from '../audit/log.js';
 import type { DiscordConfig } from '../config.js';
@@ -42,6 +42,8 @@ export interface DiscordApiOptions {
   log: Logger;
   audit: AuditLog;
   clock: { now(): Date };
+  /** Told of every answer Discord gives, the 429s that discord.js waits out and sends again included. */
+  metrics?: { discordAnswer(method: string, path: string, status: number): void };
   /** Rate-limit waits up to this long happen inside the call; longer ones pause the lane. Default 10 s. */
   maxInlineWaitMs?: number;
   /** The lane's pause after a rejected token: from baseMs, doubling up to maxMs while Discord keeps rejecting it. */
@@ -72,6 +74,8 @@ export function createDiscordApi(config: DiscordConfig, options: DiscordApiOptio
     timeout: 15_000,
     rejectOnRateLimit: (limit) => limit.timeToReset > maxInlineWaitMs,
   }).setToken(config.botToken);
+  const { metrics } = options;
+  if (metrics) rest.on(RESTEvents.Response, (request, response) => metrics.discordAnswer(request.method, request.path, response.status));
   const guild = config.guildId;
   let token: ReturnType<DiscordApi['tokenStatus']> = { status: 'unknown', problem: null, since: null };
   let rejections = 0;

@@ -42,8 +42,13 @@ const CLIENT_ERRORS = new Set(['invalid_client', 'unauthorized_client']);
 /** A 429 asking for no longer than this is waited out once within the request; a longer one is answered "busy". */
 const MAX_INLINE_WAIT_MS = 2_000;
 
-function request(url: string, init: RequestInit, what: string) {
-  return fetchJson(url, init, { code: 'discord_unavailable', message: `Discord could not be reached while ${what}` });
+/** Told of every answer Discord gives (for /metrics): the method, the API path after /v10, the status. */
+export type DiscordObserver = (method: string, path: string, status: number) => void;
+
+async function request(config: DiscordConfig, path: string, init: RequestInit, what: string, observe?: DiscordObserver) {
+  const answer = await fetchJson(`${config.apiUrl}/v10${path}`, init, { code: 'discord_unavailable', message: `Discord could not be reached while ${what}` });
+  observe?.(init.method ?? 'GET', path, answer.status);
+  return answer;
 }
 
 /**
@@ -51,10 +56,11 @@ function request(url: string, init: RequestInit, what: string) {
  * `details.error` "invalid_grant" (other refusals carry their own error name); credentials Discord rejects are
  * `config_invalid`; a 429 that lasts is `discord_rate_limited`; 5xx and no answer are `discord_unavailable`.
  */
-export async function exchangeCode(config: DiscordConfig, code: string, redirectUri: string, scopes: readonly string[]): Promise<string> {
+export async function exchangeCode(config: DiscordConfig, code: string, redirectUri: string, scopes: readonly string[], observe?: DiscordObserver): Promise<string> {
   const exchange = () =>
     request(
-      `${config.apiUrl}/v10/oauth2/token`,
+      config,
+      '/oauth2/token',
       {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
@@ -67,6 +73,7 @@ export async function exchangeCode(config: DiscordConfig, code: string, redirect
         }),
       },
       'signing you in',
+      observe,
     );
   let { status, body } = await exchange();
   if (status === 429) {
@@ -109,8 +116,8 @@ function retryAfterMs(body: unknown): number {
   return typeof seconds === 'number' && Number.isFinite(seconds) && seconds >= 0 ? Math.ceil(seconds * 1000) : Infinity;
 }
 
-export async function fetchUser(config: DiscordConfig, accessToken: string): Promise<DiscordUser> {
-  const { status, body } = await request(`${config.apiUrl}/v10/users/@me`, { headers: { authorization: `Bearer ${accessToken}` } }, 'reading your account');
+export async function fetchUser(config: DiscordConfig, accessToken: string, observe?: DiscordObserver): Promise<DiscordUser> {
+  const { status, body } = await request(config, '/users/@me', { headers: { authorization: `Bearer ${accessToken}` } }, 'reading your account', observe);
   const parsed = UserAnswer.safeParse(body);
   if (status !== 200 || !parsed.success) {
     throw new ArbiterError(status >= 500 ? 'discord_unavailable' : 'oauth_failed', `Discord did not return your account (${status})`, { status: 502 });
@@ -119,15 +126,17 @@ export async function fetchUser(config: DiscordConfig, accessToken: string): Pro
 }
 
 /** Best effort: the token is dropped either way. */
-export async function revokeToken(config: DiscordConfig, accessToken: string): Promise<void> {
+export async function revokeToken(config: DiscordConfig, accessToken: string, observe?: DiscordObserver): Promise<void> {
   await request(
-    `${config.apiUrl}/v10/oauth2/token/revoke`,
+    config,
+    '/oauth2/token/revoke',
     {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body: new URLSearchParams({ token: accessToken, token_type_hint: 'access_token', client_id: config.clientId, client_secret: config.clientSecret }),
     },
     'revoking the sign-in',
+    observe,
   ).catch(() => undefined);
 }
 

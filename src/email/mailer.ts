@@ -70,6 +70,24 @@ function createOutboxMailer(from: string, dir: string, log: Logger): Mailer {
   };
 }
 
+/** The same mailer, counting each message sent or not sent (for /metrics). */
+export function countEmails(mailer: Mailer, metrics: { email(result: 'sent' | 'failed'): void }): Mailer {
+  return {
+    async send(mail) {
+      try {
+        const sent = await mailer.send(mail);
+        metrics.email('sent');
+        return sent;
+      } catch (err) {
+        metrics.email('failed');
+        throw err;
+      }
+    },
+    close: () => mailer.close(),
+    describe: () => mailer.describe(),
+  };
+}
+
 /**
  * A recipient refused for good is final; anything else (connection, auth, TLS, 4xx) is worth another try: a server
  * that does not offer STARTTLS today may be fixed tomorrow.

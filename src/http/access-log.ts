@@ -32,7 +32,7 @@ export function accessLog(log: Logger): RequestHandler {
     const started = process.hrtime.bigint();
     res.on('finish', () => {
       log.info(
-        { method: req.method, path: maskPath(req.path), ip: req.ip, status: res.statusCode, ms: Number((process.hrtime.bigint() - started) / 1_000_000n) },
+        { reqId: res.locals.reqId, method: req.method, path: maskPath(req.path), ip: req.ip, status: res.statusCode, ms: Number((process.hrtime.bigint() - started) / 1_000_000n) },
         'request',
       );
     });

@@ -2,6 +2,7 @@ import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { ArbiterError, errorBody, isArbiterError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { messagePage } from '../views/document.js';
+import { requestLog } from './request-id.js';
 
 /** Errors thrown by the body parsers, mapped to our codes. */
 function fromBodyParser(err: { type?: string; status?: number }): ArbiterError | undefined {
@@ -38,7 +39,7 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
     const known = isArbiterError(err) ? err : (fromBodyParser(err as { type?: string }) ?? fromRouter(err));
     const error = known ?? new ArbiterError('internal', 'Something went wrong on our side. Please try again later.');
-    if (!known) log.error({ err, method: req.method }, 'unhandled error');
+    if (!known) requestLog(res, log).error({ err, method: req.method }, 'unhandled error');
     if (res.headersSent) return;
     res.status(error.status);
     const wantsJson = req.path.startsWith('/webhook') || req.path === '/health' || !req.accepts('html');

@@ -29,6 +29,11 @@ export interface KindSummary {
   lastError: { message: string; at: string } | null;
 }
 
+export interface JobBacklog {
+  counts: { kind: string; status: Exclude<JobStatus, 'done'>; n: number }[];
+  oldestDue: { kind: string; runAt: string }[];
+}
+
 export interface EnqueueOptions {
   runAt?: Date;
   /** How long failures are retried, from now. Default RETRY_BUDGET_MS. */
@@ -68,6 +73,11 @@ export interface JobQueue {
   recover(): { requeued: number; dead: Job[] };
   nextRunAt(kinds: readonly string[]): Date | undefined;
   counts(): Record<JobStatus, number>;
+  /**
+   * What waits, for /metrics: jobs not done by kind and status, and per kind when its oldest due pending job became
+   * due. Reads only through the (status, run_at) index, so its cost does not grow with the finished jobs.
+   */
+  backlog(): JobBacklog;
   /** How one kind of work is going: what waits, what died, the last success and the last error still standing. */
   summary(kind: string): KindSummary;
   dead(limit?: number): Job[];
@@ -126,6 +136,8 @@ export function createJobQueue(db: Db, clock: Clock): JobQueue {
   const running = db.prepare(`SELECT id FROM jobs WHERE status = 'running'`).pluck();
   const next = db.prepare(`SELECT MIN(run_at) FROM jobs WHERE status = 'pending' AND kind IN (SELECT value FROM json_each(?))`).pluck();
   const counts = db.prepare('SELECT status, COUNT(*) AS n FROM jobs GROUP BY status');
+  const waiting = db.prepare(`SELECT kind, status, COUNT(*) AS n FROM jobs WHERE status IN ('pending', 'running', 'dead') GROUP BY kind, status`);
+  const oldestDue = db.prepare(`SELECT kind, MIN(run_at) AS runAt FROM jobs WHERE status = 'pending' AND run_at <= ? GROUP BY kind`);
   const summary = db.prepare(`SELECT
       COUNT(*) FILTER (WHERE status IN ('pending', 'running')) AS pending,
       COUNT(*) FILTER (WHERE status = 'dead') AS dead,
@@ -202,6 +214,7 @@ export function createJobQueue(db: Db, clock: Clock): JobQueue {
       for (const row of counts.all() as { status: JobStatus; n: number }[]) result[row.status] = row.n;
       return result;
     },
+    backlog: () => ({ counts: waiting.all() as JobBacklog['counts'], oldestDue: oldestDue.all(now()) as JobBacklog['oldestDue'] }),
     summary(kind) {
       const row = summary.get(kind) as Omit<KindSummary, 'lastError'>;
       const failure = lastFailure.get(kind) as { message: string; at: string } | undefined;

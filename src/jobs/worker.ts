@@ -8,6 +8,7 @@ import type { Clock } from '../clock.js';
 import { isArbiterError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { AuditLog } from '../audit/log.js';
+import type { JobOutcome } from '../ops/metrics.js';
 import type { Job, JobQueue } from './queue.js';
 
 export interface JobContext {
@@ -30,6 +31,8 @@ export interface WorkerOptions {
   log: Logger;
   clock: Clock;
   audit: AuditLog;
+  /** Counts each run's outcome (for /metrics). */
+  metrics?: { jobRun(kind: string, outcome: JobOutcome): void };
   /** First retry delay; doubles each attempt up to maxDelayMs, with +-25 % jitter. */
   baseDelayMs?: number;
   maxDelayMs?: number;
@@ -64,6 +67,7 @@ interface Lane {
 
 export function createWorker(options: WorkerOptions): Worker {
   const { queue, kinds, log, clock, audit } = options;
+  const counted = (job: Job, outcome: JobOutcome) => options.metrics?.jobRun(job.kind, outcome);
   const baseDelayMs = options.baseDelayMs ?? 5_000;
   const maxDelayMs = options.maxDelayMs ?? 60 * 60_000;
   const pollMs = options.pollMs ?? 30_000;
@@ -134,7 +138,7 @@ export function createWorker(options: WorkerOptions): Worker {
 
   const reportDead = (job: Job, message: string) => {
     audit.record({ actor: 'system', action: 'job.dead', reason: message, details: { job: job.id, kind: job.kind, key: job.key, attempts: job.attempts } });
-    log.error({ job: job.id, kind: job.kind, key: job.key, attempts: job.attempts, error: message }, 'job failed for good');
+    log.error({ job: job.id, kind: job.kind, key: job.key, outcome: 'dead', attempts: job.attempts, error: message }, 'job failed for good');
   };
 
   async function run(lane: Lane, job: Job): Promise<void> {
@@ -144,7 +148,8 @@ export function createWorker(options: WorkerOptions): Worker {
     try {
       await kind.run(JSON.parse(job.payload), job, context);
       save('finished', job, () => queue.complete(job.id));
-      log.debug({ job: job.id, kind: job.kind, ms: Date.now() - started }, 'job done');
+      counted(job, 'done');
+      log.info({ job: job.id, kind: job.kind, outcome: 'done', attempts: job.attempts, ms: Date.now() - started }, 'job done');
       return;
     } catch (err) {
       const message = isArbiterError(err) ? `${err.code}: ${err.message}` : (err as Error)?.message ?? String(err);
@@ -153,7 +158,9 @@ export function createWorker(options: WorkerOptions): Worker {
         const until = now + (err.retryAfterMs ?? retryDelay(1, baseDelayMs, maxDelayMs));
         lane.pausedUntil = Math.max(lane.pausedUntil, until);
         save('must wait', job, () => queue.defer(job.id, message, new Date(until)));
-        log.warn({ job: job.id, kind: job.kind, lane: lane.name, waitMs: until - now, error: message }, 'lane paused');
+        counted(job, 'deferred');
+        // The attempt is given back: it did not get a fair try.
+        log.warn({ job: job.id, kind: job.kind, outcome: 'deferred', attempts: job.attempts - 1, lane: lane.name, waitMs: until - now, error: message }, 'job waits: its lane is paused');
         return;
       }
       const retryable = isArbiterError(err) ? err.retryable : true;
@@ -163,13 +170,15 @@ export function createWorker(options: WorkerOptions): Worker {
           queue.fail(job.id, message, null);
           reportDead(job, message);
         });
+        counted(job, 'dead');
         return;
       }
       const delay = Math.max(retryDelay(job.attempts, baseDelayMs, maxDelayMs), isArbiterError(err) ? err.retryAfterMs ?? 0 : 0);
       // The last try is at the end of the budget, not after it.
       const retryAt = new Date(Math.min(now + delay, giveUpAt));
       save('will be retried', job, () => queue.fail(job.id, message, retryAt));
-      log.warn({ job: job.id, kind: job.kind, attempts: job.attempts, retryInMs: retryAt.getTime() - now, error: message }, 'job will be retried');
+      counted(job, 'retry');
+      log.warn({ job: job.id, kind: job.kind, outcome: 'retry', attempts: job.attempts, retryInMs: retryAt.getTime() - now, error: message }, 'job will be retried');
     }
   }
 
@@ -211,7 +220,10 @@ export function createWorker(options: WorkerOptions): Worker {
       started = true;
       const { requeued, dead } = queue.recover();
       if (requeued > 0) log.warn({ requeued }, 'jobs interrupted by the last stop will run again');
-      for (const job of dead) save('failed for good', job, () => reportDead(job, job.last_error ?? 'interrupted'));
+      for (const job of dead) {
+        save('failed for good', job, () => reportDead(job, job.last_error ?? 'interrupted'));
+        counted(job, 'dead');
+      }
       queue.onEnqueue(() => pump());
       pump();
     },

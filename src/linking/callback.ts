@@ -51,7 +51,7 @@ export function callbackHandler(services: Services) {
     const discordConfig = config.discord;
     let accessToken: string;
     try {
-      accessToken = await exchangeCode(discordConfig, q.code, callbackUrl(config), SUBSCRIBER_SCOPES);
+      accessToken = await exchangeCode(discordConfig, q.code, callbackUrl(config), SUBSCRIBER_SCOPES, services.metrics.discordAnswer);
     } catch (err) {
       if (!isArbiterError(err)) throw err;
       if (err.code === 'config_invalid') {
@@ -79,7 +79,7 @@ export function callbackHandler(services: Services) {
       throw err;
     }
     try {
-      const user = await fetchUser(discordConfig, accessToken);
+      const user = await fetchUser(discordConfig, accessToken, services.metrics.discordAnswer);
       const minAgeMs = config.minAccountAgeDays * 86_400_000;
       if (minAgeMs > 0 && clock.now().getTime() - accountCreatedAt(user.id).getTime() < minAgeMs) {
         audit.record({ actor: 'subscriber', action: 'link.account_too_new', discordId: user.id, subscriptionId, details: { createdAt: accountCreatedAt(user.id).toISOString() } });
@@ -107,7 +107,7 @@ export function callbackHandler(services: Services) {
       await saveSession(req);
       res.redirect(303, '/linked');
     } finally {
-      void revokeToken(discordConfig, accessToken);
+      void revokeToken(discordConfig, accessToken, services.metrics.discordAnswer);
     }
   };
 }

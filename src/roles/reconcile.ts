@@ -18,6 +18,8 @@ export interface ReconcileDeps {
   grants: GrantStore;
   audit: AuditLog;
   log: Logger;
+  /** Counts each change made or refused (for /metrics). */
+  metrics: { roleChange(action: 'added' | 'removed', result: 'ok' | 'failed'): void };
   /** A role's name for messages, when known. */
   roleName?: (roleId: string) => string | undefined;
 }
@@ -51,6 +53,7 @@ export async function reconcile(deps: ReconcileDeps, payload: ReconcilePayload):
       if (action === 'added') await deps.api.addRole(discordId, roleId, reason);
       else await deps.api.removeRole(discordId, roleId, reason);
     } catch (err) {
+      deps.metrics.roleChange(action, 'failed');
       const e = err as ArbiterError;
       // Retryable trouble stops the run: the retry recomputes the plan, so what was done is not done twice.
       if (e.retryable) throw e;
@@ -59,6 +62,7 @@ export async function reconcile(deps: ReconcileDeps, payload: ReconcilePayload):
       deps.audit.record({ actor: 'system', action: `role.${action === 'added' ? 'add' : 'remove'}_failed`, discordId, roleId, reason: e.message, details: { cause, code: e.code } });
       return;
     }
+    deps.metrics.roleChange(action, 'ok');
     deps.audit.record({ actor: 'system', action: `role.${action}`, discordId, roleId, reason: cause });
   };
   for (const roleId of plan.add) await apply('added', roleId);

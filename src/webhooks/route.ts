@@ -1,9 +1,10 @@
 import express, { type Request, type Response } from 'express';
 import { rateLimit } from 'express-rate-limit';
 import { ArbiterError, errorBody } from '../errors.js';
+import type { WebhookOutcome } from '../ops/metrics.js';
 import type { Services } from '../services.js';
 import { parseBody } from './payload.js';
-import { recordDelivery } from './record.js';
+import { recordDelivery, type DeliveryAnswer } from './record.js';
 import { verifySignature, type SignatureHeaders, type Verification } from './signature.js';
 
 /** What the signature check found, kept on res.locals for the rate limit and the handler after it. */
@@ -24,6 +25,24 @@ function signatureHeaders(req: Request): SignatureHeaders {
     'x-signature': sent['x-signature'],
   };
 }
+
+const REFUSALS: Record<Exclude<Verification, { ok: true }>['code'], WebhookOutcome> = {
+  webhook_malformed: 'malformed',
+  webhook_unsigned: 'unsigned',
+  webhook_bad_signature: 'bad_signature',
+  webhook_stale: 'stale',
+};
+const ANSWERS: Record<DeliveryAnswer['outcome'], WebhookOutcome> = {
+  applied: 'accepted',
+  // Older than what is known: accepted, and rightly not applied.
+  stale: 'accepted',
+  duplicate: 'duplicate',
+  ignored: 'ignored',
+  invalid: 'invalid',
+  refused: 'refused',
+};
+/** Answers given before the handler knew more: by the body parser, the content type check, the rate limit. */
+const BY_STATUS: Record<number, WebhookOutcome> = { 400: 'malformed', 413: 'too_large', 415: 'unsupported', 429: 'rate_limited' };
 
 function isJson(req: Request): boolean {
   const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
@@ -49,6 +68,13 @@ export function webhookRoutes(services: Services): express.Router {
 
   router.post(
     '/webhook/billing',
+    (_req, res, next) => {
+      res.on('finish', () => {
+        const known = res.locals.webhookOutcome as WebhookOutcome | undefined;
+        services.metrics.webhook(known ?? BY_STATUS[res.statusCode] ?? 'error');
+      });
+      next();
+    },
     (req, _res, next) => {
       if (!isJson(req)) throw new ArbiterError('unsupported_media_type', 'Content-Type must be application/json', { status: 415 });
       next();
@@ -64,6 +90,7 @@ export function webhookRoutes(services: Services): express.Router {
     async (req: Request, res: Response) => {
       const { body, receivedAt, verified } = checked(res);
       if (!verified.ok) {
+        res.locals.webhookOutcome = REFUSALS[verified.code];
         log.warn({ refusal: verified.code, ip: req.ip }, 'webhook refused');
         throw new ArbiterError(verified.code, verified.message, { status: verified.status });
       }
@@ -72,6 +99,7 @@ export function webhookRoutes(services: Services): express.Router {
 
       const answer = await services.commits.run(() => recordDelivery(services, { verified, parsed, body, receivedAt }));
       log.info({ delivery: answer.deliveryId.slice(0, 80), scheme: verified.scheme, type: answer.type, outcome: answer.outcome }, 'webhook received');
+      res.locals.webhookOutcome = ANSWERS[answer.outcome];
       res.status(answer.status).json(answer.body);
     },
   );

@@ -17,6 +17,8 @@ export interface TestSmtp {
   messages: Received[];
   /** Connection errors, e.g. a client killed in the middle of a message (smtp-server emits them on the server). */
   errors: Error[];
+  /** Users who signed in with the right password (only when started with `auth`). */
+  authenticated: string[];
   /** While closed, a message's data is read but not acknowledged: it counts as delivered only once acknowledged. */
   hold(): void;
   release(): void;
@@ -26,8 +28,10 @@ export interface TestSmtp {
   close(): Promise<void>;
 }
 
-export async function startSmtp(port = 0): Promise<TestSmtp> {
+/** With `auth`, the server offers AUTH and accepts only this user and password (clients without credentials still may send). */
+export async function startSmtp(port = 0, options: { auth?: { user: string; pass: string } } = {}): Promise<TestSmtp> {
   const messages: Received[] = [];
+  const authenticated: string[] = [];
   let held: (() => void)[] | null = null;
   let waiters: (() => void)[] = [];
   const notify = () => {
@@ -41,6 +45,12 @@ export async function startSmtp(port = 0): Promise<TestSmtp> {
       closedSessions.add(session.id);
     },
     authOptional: true,
+    onAuth(auth, _session, callback) {
+      const { user, pass } = options.auth ?? {};
+      if (user === undefined || auth.username !== user || auth.password !== pass) return callback(new Error('Invalid username or password'));
+      authenticated.push(user);
+      callback(null, { user });
+    },
     // Clients still connected at close() are cut off after this, not after smtp-server's default 30 s.
     closeTimeout: 500,
     disabledCommands: ['STARTTLS'],
@@ -79,6 +89,7 @@ export async function startSmtp(port = 0): Promise<TestSmtp> {
     port: address.port,
     messages,
     errors,
+    authenticated,
     hold: () => {
       held ??= [];
     },
