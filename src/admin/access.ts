@@ -39,3 +39,13 @@ export function roleOf(config: Pick<Config, 'adminDiscordIds' | 'staffDiscordIds
 export function actorOf(admin: Pick<AdminIdentity, 'id'>): Actor {
   return `admin:${admin.id}`;
 }
+
+/** Who acts, as the audit log names them: an admin in the panel, or a user of the command line. */
+export interface Acting {
+  actor: Actor;
+  name: string;
+}
+
+export function actingAdmin(admin: Pick<AdminIdentity, 'id' | 'name'>): Acting {
+  return { actor: actorOf(admin), name: admin.name };
+}

@@ -5,6 +5,7 @@
  */
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import type { Services } from '../services.js';
+import { actingAdmin } from './access.js';
 import {
   block,
   BlockInput,
@@ -60,7 +61,7 @@ export function actionRoutes(services: Services, write: RequestHandler[]): Route
 
   router.post('/admin/subscriptions/:id/resend-link', ...write, async (req, res) => {
     const input = parseInput(SubscriptionInput, { subscriptionId: req.params.id, reason: form(req).reason });
-    done(req, res, subscriptionPath(input.subscriptionId), await resendLink(services, adminIdentity(res), input));
+    done(req, res, subscriptionPath(input.subscriptionId), await resendLink(services, actingAdmin(adminIdentity(res)), input));
   });
 
   router.post('/admin/subscriptions/:id/unlink', ...write, async (req, res) => {

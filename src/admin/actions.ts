@@ -14,7 +14,7 @@ import type { RoleGrant } from '../roles/grants.js';
 import { GRANT_END_JOB, RECONCILE_JOB } from '../roles/jobs.js';
 import type { Services } from '../services.js';
 import type { Subscription } from '../subscriptions/store.js';
-import { actorOf, type AdminIdentity } from './access.js';
+import { actorOf, type Acting, type AdminIdentity } from './access.js';
 import { DiscordId, readTime, Reason, SubscriptionId } from './input.js';
 import { outcomeOf, roleChangesSince, waitForJob, type JobResult, type Outcome } from './outcome.js';
 
@@ -238,7 +238,7 @@ function subscriptionOf(services: ActionServices, subscriptionId: string): Subsc
 }
 
 /** Emails a new link to an active subscription that is not linked yet; the new link revokes the ones before. */
-export async function resendLink(services: ActionServices, admin: Admin, input: SubscriptionInput): Promise<Outcome> {
+export async function resendLink(services: ActionServices, by: Acting, input: SubscriptionInput): Promise<Outcome> {
   const { subscriptionId, reason } = input;
   const { audit, jobs } = services;
   const { subscription, jobId } = await services.commits.run(() => {
@@ -249,7 +249,7 @@ export async function resendLink(services: ActionServices, admin: Admin, input: 
     if (subscription.discord_id) {
       throw new ArbiterError('bad_request', `Subscription ${subscriptionId} is already linked to Discord ID ${subscription.discord_id}. To link another account, unlink it first. ${nothingChanged}`, { status: 409 });
     }
-    audit.record({ actor: actorOf(admin), actorName: admin.name, action: 'link.resend_requested', email: subscription.email, subscriptionId, reason });
+    audit.record({ actor: by.actor, actorName: by.name, action: 'link.resend_requested', email: subscription.email, subscriptionId, reason });
     const jobId = jobs.enqueue(LINK_EMAIL_JOB, subscriptionId, { subscriptionId });
     return { subscription, jobId };
   });

@@ -140,6 +140,31 @@ export async function revokeToken(config: DiscordConfig, accessToken: string, ob
   ).catch(() => undefined);
 }
 
+/**
+ * Whether Discord accepts DISCORD_CLIENT_ID and DISCORD_CLIENT_SECRET, checked without a user: the application asks
+ * for its own token (the client credentials grant), which is revoked at once. `error` is null when accepted, else
+ * the token endpoint's error name (invalid_client: a wrong ID or secret) or the HTTP status.
+ */
+export async function checkClientCredentials(config: DiscordConfig): Promise<{ status: number; error: string | null }> {
+  const { status, body } = await request(
+    config,
+    '/oauth2/token',
+    {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+      body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'identify', client_id: config.clientId, client_secret: config.clientSecret }),
+    },
+    'checking the OAuth client',
+  );
+  const parsed = TokenAnswer.safeParse(body);
+  if (status === 200 && parsed.success) {
+    await revokeToken(config, parsed.data.access_token);
+    return { status, error: null };
+  }
+  const answered = (body as { error?: unknown } | undefined)?.error;
+  return { status, error: typeof answered === 'string' ? answered : String(status) };
+}
+
 /** When a Discord account was created, from its snowflake ID. */
 export function accountCreatedAt(userId: string): Date {
   return new Date(Number((BigInt(userId) >> 22n) + 1420070400000n));

@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import nodemailer, { type Transporter } from 'nodemailer';
-import type { Config } from '../config.js';
+import type { Config, SmtpConfig } from '../config.js';
 import { ArbiterError } from '../errors.js';
 import type { Logger } from '../log.js';
 
@@ -18,16 +18,10 @@ export interface Mailer {
   describe(): string;
 }
 
-/**
- * SMTP when SMTP_HOST is set (pooled connections); otherwise, in development only, each message is written as an
- * .eml file to DATA_DIR/outbox so that a newcomer can open it.
- */
-export function createMailer(config: Pick<Config, 'smtp' | 'emailFrom' | 'dataDir'>, log: Logger): Mailer {
-  if (!config.smtp) return createOutboxMailer(config.emailFrom, join(config.dataDir, 'outbox'), log);
-  const { host, port, secure, requireTls, user, pass } = config.smtp;
-  const transport = nodemailer.createTransport({
-    pool: true,
-    maxConnections: 2,
+/** How Arbiter connects to the SMTP server: the mailer's pool, and `arbiter check-config` with one connection. */
+export function smtpTransportOptions(smtp: SmtpConfig) {
+  const { host, port, secure, requireTls, user, pass } = smtp;
+  return {
     host,
     port,
     secure,
@@ -36,7 +30,17 @@ export function createMailer(config: Pick<Config, 'smtp' | 'emailFrom' | 'dataDi
     connectionTimeout: 10_000,
     greetingTimeout: 10_000,
     socketTimeout: 30_000,
-  });
+  };
+}
+
+/**
+ * SMTP when SMTP_HOST is set (pooled connections); otherwise, in development only, each message is written as an
+ * .eml file to DATA_DIR/outbox so that a newcomer can open it.
+ */
+export function createMailer(config: Pick<Config, 'smtp' | 'emailFrom' | 'dataDir'>, log: Logger): Mailer {
+  if (!config.smtp) return createOutboxMailer(config.emailFrom, join(config.dataDir, 'outbox'), log);
+  const { host, port, secure, requireTls } = config.smtp;
+  const transport = nodemailer.createTransport({ pool: true, maxConnections: 2, ...smtpTransportOptions(config.smtp) });
   return {
     async send(mail) {
       try {

@@ -14,6 +14,8 @@ export interface GhostClient {
   /** The member as Ghost has it now; undefined once it no longer exists. */
   readMember(id: string): Promise<GhostMember | undefined>;
   editMember(id: string, changes: GhostAdminAPI.MemberInput): Promise<GhostMember>;
+  /** One authenticated read (a page of one member): whether CMS_URL and CMS_ADMIN_KEY work. */
+  ping(): Promise<void>;
 }
 
 function query(params: Record<string, unknown>): string {
@@ -62,5 +64,8 @@ export function createGhostClient(config: GhostConfig): GhostClient {
       }
     },
     editMember: (id, changes) => api.members.edit({ ...changes, id }),
+    async ping() {
+      await api.members.browse({ limit: 1 });
+    },
   };
 }

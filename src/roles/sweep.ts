@@ -8,7 +8,7 @@
  */
 import type { AuditLog } from '../audit/log.js';
 import { managedRoles, type Config } from '../config.js';
-import { MEMBER_PAGE, type DiscordApi } from '../discord/api.js';
+import { MEMBER_PAGE, type DiscordApi, type GuildMember } from '../discord/api.js';
 import type { JobQueue } from '../jobs/queue.js';
 import type { JobContext } from '../jobs/worker.js';
 import type { Logger } from '../log.js';
@@ -16,8 +16,8 @@ import type { SubscriptionStore } from '../subscriptions/store.js';
 import type { Db } from '../db/open.js';
 import type { GrantStore } from './grants.js';
 import { RECONCILE_JOB } from './jobs.js';
-import { desiredFor } from './reconcile.js';
-import { isEmptyPlan, planRoles } from './plan.js';
+import { desiredFor, type ReconcileDeps } from './reconcile.js';
+import { isEmptyPlan, planRoles, type RolePlan } from './plan.js';
 
 export interface SweepDeps {
   config: Pick<Config, 'tiers' | 'sweepMaxRemovals'>;
@@ -37,23 +37,49 @@ export interface SweepProgress {
   work?: { discordId: string; add: number; remove: number }[];
 }
 
-export async function sweep(deps: SweepDeps, progress: SweepProgress, context: Pick<JobContext, 'checkpoint'>, pageSize = MEMBER_PAGE): Promise<void> {
+/** One page of the member list: the members whose roles Arbiter has a say in, each with its plan. */
+export interface PlannedPage {
+  members: { member: GuildMember; plan: RolePlan }[];
+  /** The last user ID read, where the next page starts. */
+  after: string;
+  /** Whether another page follows. */
+  more: boolean;
+}
+
+/**
+ * Reads the member list a page at a time from `after` and plans every member who should hold a managed role or
+ * holds one. The next page is read only when the caller asks for it, so it can save its progress in between.
+ */
+export async function* plannedPages(
+  deps: Pick<ReconcileDeps, 'config' | 'api' | 'subscriptions' | 'grants'>,
+  after = '0',
+  pageSize = MEMBER_PAGE,
+): AsyncGenerator<PlannedPage> {
   const managed = managedRoles(deps.config);
-  let after = progress.after ?? '0';
-  let checked = progress.checked ?? 0;
-  const work = progress.work ?? [];
   for (;;) {
     const page = await deps.api.listMembers(after, pageSize);
+    const members: PlannedPage['members'] = [];
     for (const member of page) {
       const desired = desiredFor(deps, member.userId);
       if (desired.size === 0 && !member.roles.some((r) => managed.has(r))) continue;
+      members.push({ member, plan: planRoles(desired, new Set(member.roles), managed) });
+    }
+    const more = page.length >= pageSize;
+    if (more) after = page[page.length - 1]!.userId;
+    yield { members, after, more };
+    if (!more) return;
+  }
+}
+
+export async function sweep(deps: SweepDeps, progress: SweepProgress, context: Pick<JobContext, 'checkpoint'>, pageSize = MEMBER_PAGE): Promise<void> {
+  let checked = progress.checked ?? 0;
+  const work = progress.work ?? [];
+  for await (const page of plannedPages(deps, progress.after, pageSize)) {
+    for (const { member, plan } of page.members) {
       checked++;
-      const plan = planRoles(desired, new Set(member.roles), managed);
       if (!isEmptyPlan(plan)) work.push({ discordId: member.userId, add: plan.add.length, remove: plan.remove.length });
     }
-    if (page.length < pageSize) break;
-    after = page[page.length - 1]!.userId;
-    context.checkpoint({ after, checked, work } satisfies SweepProgress);
+    if (page.more) context.checkpoint({ after: page.after, checked, work } satisfies SweepProgress);
   }
 
   const summary = {

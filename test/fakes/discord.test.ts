@@ -171,6 +171,31 @@ describe('OAuth2', () => {
     assert.deepEqual(await expired.json(), { error: 'invalid_grant', error_description: 'Invalid "code" in request.' });
   });
 
+  it('grants client credentials to the application itself: a token for its owner, no refresh token', async (t) => {
+    const fake = await start(t);
+    const basic = (secret: string) => ({ Authorization: `Basic ${Buffer.from(`${CLIENT_ID}:${secret}`).toString('base64')}` });
+    const res = await tokenRequest(fake, { grant_type: 'client_credentials', scope: 'identify' }, basic('client-secret'));
+    assert.equal(res.status, 200);
+    const token = await json<{ access_token: string; token_type: string; expires_in: number; scope: string; refresh_token?: string }>(res);
+    assert.equal(token.token_type, 'Bearer');
+    assert.equal(token.expires_in, 604800);
+    assert.equal(token.scope, 'identify');
+    assert.equal(token.refresh_token, undefined);
+    const me = await json(await api(fake, 'GET', '/users/@me', undefined, { Authorization: `Bearer ${token.access_token}` }));
+    assert.equal(me.id, fake.ownerId);
+
+    const inForm = await tokenRequest(fake, { grant_type: 'client_credentials', scope: 'identify', client_id: CLIENT_ID, client_secret: 'client-secret' });
+    assert.equal(inForm.status, 200);
+
+    const wrongSecret = await tokenRequest(fake, { grant_type: 'client_credentials', scope: 'identify' }, basic('nope'));
+    assert.equal(wrongSecret.status, 401);
+    assert.deepEqual(await wrongSecret.json(), { error: 'invalid_client' });
+
+    const badScope = await tokenRequest(fake, { grant_type: 'client_credentials', scope: 'identify nonsense' }, basic('client-secret'));
+    assert.equal(badScope.status, 400);
+    assert.equal((await json(badScope)).error, 'invalid_scope');
+  });
+
   it('refreshes tokens and rotates the refresh token', async (t) => {
     const fake = await start(t);
     fake.signIn(ALICE);

@@ -877,11 +877,12 @@ class FakeDiscordServer implements FakeDiscord {
     const form = this.formBody(ctx);
     const grantType = form?.get('grant_type') ?? null;
     const result = ((): ApiResult => {
-      if (!form || (grantType !== 'authorization_code' && grantType !== 'refresh_token')) {
+      if (!form || (grantType !== 'authorization_code' && grantType !== 'refresh_token' && grantType !== 'client_credentials')) {
         return oauthError(400, 'unsupported_grant_type', `Grant type ${grantType ?? 'None'} is not supported`);
       }
       if (!this.clientAuthenticated(ctx, form)) return oauthError(401, 'invalid_client');
       if (grantType === 'refresh_token') return this.refreshGrant(form);
+      if (grantType === 'client_credentials') return this.clientCredentialsGrant(form);
       const code = form.get('code');
       if (!code) return oauthError(400, 'invalid_request', 'Missing "code" in request.');
       const redirectUri = form.get('redirect_uri');
@@ -904,6 +905,20 @@ class FakeDiscordServer implements FakeDiscord {
     if (!old || old.revoked) return oauthError(400, 'invalid_grant', 'Invalid "refresh_token" in request.');
     this.revokeGrant(old);
     return { status: 200, body: this.issueTokens(old.userId, old.scopes) };
+  }
+
+  /**
+   * The application's own token: Discord issues it for the application's owner (here the server's owner), with no
+   * refresh token.
+   */
+  private clientCredentialsGrant(form: URLSearchParams): ApiResult {
+    const scopes = (form.get('scope') ?? '').split(' ').filter(Boolean);
+    if (scopes.length === 0 || scopes.some((s) => !KNOWN_SCOPES.has(s))) {
+      return oauthError(400, 'invalid_scope', 'The requested scope is invalid, unknown, or malformed.');
+    }
+    const { refresh_token: refreshToken, ...body } = this.issueTokens(this.ownerId, scopes);
+    this.refreshTokens.delete(refreshToken as string);
+    return { status: 200, body };
   }
 
   private issueTokens(userId: string, scopes: string[]): Record<string, unknown> {

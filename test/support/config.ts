@@ -27,24 +27,25 @@ export function tempDir(prefix = 'arbiter-test-'): TempDir {
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
 }
 
-/** A Config as loadConfig makes it from an environment: port 0, a temp DATA_DIR, test secrets. */
+/** The environment testConfig loads: port 0, a temp DATA_DIR, test secrets. A child process (the CLI) can run on it. */
+export function testEnv(dir: string, env: Record<string, string> = {}): Record<string, string> {
+  return {
+    NODE_ENV: 'test',
+    PORT: '0',
+    HOST: '127.0.0.1',
+    APP_URL: 'http://127.0.0.1:3500',
+    DATA_DIR: join(dir, 'data'),
+    ROLES_FILE: join(dir, 'roles.json'),
+    WEBHOOK_SECRET,
+    SESSION_SECRET: 'test-session-secret-0123456789abcdef0123456789',
+    EMAIL_FROM: 'Arbiter <arbiter@example.test>',
+    LOG_LEVEL: 'silent',
+    ...env,
+  };
+}
+
+/** A Config as loadConfig makes it from testEnv, with roles.json written in `dir`. */
 export function testConfig(dir: string, env: Record<string, string> = {}, tiers: Record<string, string[]> = TIERS): Config {
-  const rolesFile = join(dir, 'roles.json');
-  writeFileSync(rolesFile, JSON.stringify({ tiers }));
-  return loadConfig(
-    {
-      NODE_ENV: 'test',
-      PORT: '0',
-      HOST: '127.0.0.1',
-      APP_URL: 'http://127.0.0.1:3500',
-      DATA_DIR: join(dir, 'data'),
-      ROLES_FILE: rolesFile,
-      WEBHOOK_SECRET,
-      SESSION_SECRET: 'test-session-secret-0123456789abcdef0123456789',
-      EMAIL_FROM: 'Arbiter <arbiter@example.test>',
-      LOG_LEVEL: 'silent',
-      ...env,
-    },
-    { cwd: dir, envFile: false },
-  );
+  writeFileSync(join(dir, 'roles.json'), JSON.stringify({ tiers }));
+  return loadConfig(testEnv(dir, env), { cwd: dir, envFile: false });
 }

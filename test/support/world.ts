@@ -8,7 +8,7 @@ import { startFakeGhost, type FakeGhost } from '../fakes/ghost.js';
 import type { RunningServer } from '../../src/server.js';
 import type { Logger } from '../../src/log.js';
 import type { ServiceOverrides } from '../../src/services.js';
-import { tempDir, testConfig, WEBHOOK_SECRET, type TempDir } from './config.js';
+import { tempDir, testConfig, testEnv, WEBHOOK_SECRET, type TempDir } from './config.js';
 import { startTestServer, until } from './server.js';
 import { linkIn, startSmtp, type TestSmtp } from './smtp.js';
 import { eventBody, postWebhook, standardHeaders, type EventFields } from './webhooks.js';
@@ -24,6 +24,8 @@ export interface World {
   ghost: FakeGhost;
   smtp: TestSmtp;
   app: RunningServer;
+  /** The settings the running Arbiter was started with, as an environment: the CLI run as a child gets these. */
+  env: Record<string, string>;
   stop(): Promise<void>;
   /** Posts a signed billing event and expects it accepted. */
   event(fields: EventFields): Promise<void>;
@@ -70,26 +72,23 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
   const ghost = await startFakeGhost(options.ghostCustomFields ? { customFields: options.ghostCustomFields } : {});
   const smtp = await startSmtp();
   const port = await freePort();
-  const makeConfig = (changed: Record<string, string> = {}) => testConfig(
-    dir.path,
-    {
-      PORT: String(port),
-      APP_URL: `http://127.0.0.1:${port}`,
-      SMTP_HOST: '127.0.0.1',
-      SMTP_PORT: String(smtp.port),
-      DISCORD_CLIENT_ID: CLIENT.clientId,
-      DISCORD_CLIENT_SECRET: CLIENT.clientSecret,
-      DISCORD_BOT_TOKEN: CLIENT.botToken,
-      DISCORD_GUILD_ID: GUILD_ID,
-      DISCORD_API_URL: discord.apiUrl,
-      DISCORD_AUTHORIZE_URL: discord.authorizeUrl,
-      CMS_URL: ghost.url,
-      CMS_ADMIN_KEY: ghost.adminKey,
-      ...options.env,
-      ...changed,
-    },
-    options.tiers ?? WORLD_TIERS,
-  );
+  const settings = (changed: Record<string, string> = {}) => ({
+    PORT: String(port),
+    APP_URL: `http://127.0.0.1:${port}`,
+    SMTP_HOST: '127.0.0.1',
+    SMTP_PORT: String(smtp.port),
+    DISCORD_CLIENT_ID: CLIENT.clientId,
+    DISCORD_CLIENT_SECRET: CLIENT.clientSecret,
+    DISCORD_BOT_TOKEN: CLIENT.botToken,
+    DISCORD_GUILD_ID: GUILD_ID,
+    DISCORD_API_URL: discord.apiUrl,
+    DISCORD_AUTHORIZE_URL: discord.authorizeUrl,
+    CMS_URL: ghost.url,
+    CMS_ADMIN_KEY: ghost.adminKey,
+    ...options.env,
+    ...changed,
+  });
+  const makeConfig = (changed?: Record<string, string>) => testConfig(dir.path, settings(changed), options.tiers ?? WORLD_TIERS);
   const start = (changed?: Record<string, string>) =>
     startTestServer(makeConfig(changed), { ...options.overrides, ...(options.log ? { log: options.log } : {}) });
   const app = await start();
@@ -99,6 +98,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
     ghost,
     smtp,
     app,
+    env: testEnv(dir.path, settings()),
     async stop() {
       await world.app.stop();
       await Promise.all([discord.close(), ghost.close(), smtp.close()]);
@@ -122,6 +122,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
     async restart(env) {
       await world.app.stop();
       world.app = await start(env);
+      world.env = testEnv(dir.path, settings(env));
       await botReady();
     },
   };
