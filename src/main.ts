@@ -36,6 +36,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`Arbiter failed to start: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  // An ArbiterError says in words what is wrong; anything else is unexpected and its stack helps.
+  process.stderr.write(`Arbiter failed to start: ${isArbiterError(err) ? err.message : err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
   process.exit(1);
 });

@@ -6,6 +6,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp } from './app.js';
 import type { Config } from './config.js';
+import { dataLockFile, tryLockDataDir, type DataLock } from './db/data-lock.js';
+import { ArbiterError } from './errors.js';
 import { createSessions } from './http/session.js';
 import { createServices, type ServiceOverrides, type Services } from './services.js';
 import { SWEEP_JOB, SWEEP_KEY } from './roles/jobs.js';
@@ -18,6 +20,20 @@ export interface RunningServer {
 }
 
 export async function startServer(config: Config, overrides: ServiceOverrides = {}): Promise<RunningServer> {
+  // Held until stop: a second Arbiter, or `arbiter restore`, on the same DATA_DIR is refused meanwhile.
+  const dataLock = tryLockDataDir(config.dataDir);
+  if (!dataLock) {
+    throw new ArbiterError('conflict', `Arbiter is already running on ${config.dataDir}: another process holds ${dataLockFile(config.dataDir)}. Stop it first, or give this one another DATA_DIR.`);
+  }
+  try {
+    return await start(config, overrides, dataLock);
+  } catch (err) {
+    dataLock.release();
+    throw err;
+  }
+}
+
+async function start(config: Config, overrides: ServiceOverrides, dataLock: DataLock): Promise<RunningServer> {
   const services = createServices(config, overrides);
   const { log } = services;
   for (const warning of config.warnings) log.warn(warning);
@@ -68,6 +84,7 @@ export async function startServer(config: Config, overrides: ServiceOverrides = 
       await sessions.close();
       services.mailer.close();
       services.db.close();
+      dataLock.release();
       log.info('Arbiter stopped');
     })());
   return { services, server, url, stop };
