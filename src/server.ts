@@ -9,6 +9,7 @@ import type { Config } from './config.js';
 import { createSessions } from './http/session.js';
 import { createServices, type ServiceOverrides, type Services } from './services.js';
 import { SWEEP_JOB, SWEEP_KEY } from './roles/jobs.js';
+import { scheduleDailyPrune } from './ops/prune.js';
 
 export interface RunningServer {
   services: Services;
@@ -51,6 +52,7 @@ export async function startServer(config: Config, overrides: ServiceOverrides = 
   } else {
     log.warn('Discord is not configured: role changes wait in the job queue');
   }
+  const stopPruning = scheduleDailyPrune(services);
   if (!config.ghost) log.info('CMS_URL and CMS_ADMIN_KEY are not set: writing Discord IDs to Ghost is off');
   log.info({ url, appUrl: config.appUrl, version: services.version, email: services.mailer.describe() }, 'Arbiter is listening');
 
@@ -63,6 +65,7 @@ export async function startServer(config: Config, overrides: ServiceOverrides = 
         server.closeIdleConnections();
       });
       if (sweepTimer) clearInterval(sweepTimer);
+      stopPruning();
       await services.worker.stop();
       await discord?.bot.stop();
       await sessions.close();
