@@ -2,7 +2,7 @@ import type { Db } from '../db/open.js';
 import type { Clock } from '../clock.js';
 
 /** Who did something: an admin's Discord ID as `admin:<id>`, or one of the fixed actors. */
-export type Actor = 'webhook' | 'system' | 'subscriber' | `admin:${string}`;
+export type Actor = 'webhook' | 'system' | 'subscriber' | `admin:${string}` | `cli:${string}`;
 
 export interface AuditEntry {
   actor: Actor;
