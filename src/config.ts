@@ -75,6 +75,8 @@ export interface Config {
   sweepMaxRemovals: number;
   /** Opens /metrics and the details of /health to a request from anywhere that sends it as a bearer token. */
   metricsToken: string | null;
+  /** Webhook payloads older than this many days are cleared by the daily prune (their delivery rows stay). */
+  retentionDays: number;
   /** Problems that are fatal in production but were given a development default. */
   warnings: string[];
 }
@@ -112,6 +114,7 @@ const EXAMPLES: Record<string, string> = {
   RECONCILE_INTERVAL_MINUTES: 'RECONCILE_INTERVAL_MINUTES=60',
   SWEEP_MAX_REMOVALS: 'SWEEP_MAX_REMOVALS=25',
   WEBHOOK_MAX_BYTES: 'WEBHOOK_MAX_BYTES=65536',
+  RETENTION_DAYS: 'RETENTION_DAYS=90',
   NODE_ENV: 'NODE_ENV=production',
 };
 
@@ -196,6 +199,7 @@ const EnvSchema = z.object({
   RECONCILE_INTERVAL_MINUTES: int(0, 7 * 24 * 60).default(60),
   SWEEP_MAX_REMOVALS: int(0, 100000).default(25),
   METRICS_TOKEN: z.string().min(32, 'must be at least 32 characters').optional(),
+  RETENTION_DAYS: int(7, 3650).default(90),
 });
 
 const DEV_WEBHOOK_SECRET = 'dev-webhook-secret-change-me';
@@ -422,6 +426,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
     reconcileIntervalMinutes: e.RECONCILE_INTERVAL_MINUTES,
     sweepMaxRemovals: e.SWEEP_MAX_REMOVALS,
     metricsToken: e.METRICS_TOKEN ?? null,
+    retentionDays: e.RETENTION_DAYS,
     warnings,
   };
 }

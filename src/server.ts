@@ -11,6 +11,7 @@ import { ArbiterError } from './errors.js';
 import { createSessions } from './http/session.js';
 import { createServices, type ServiceOverrides, type Services } from './services.js';
 import { SWEEP_JOB, SWEEP_KEY } from './roles/jobs.js';
+import { scheduleDailyPrune } from './ops/prune.js';
 
 export interface RunningServer {
   services: Services;
@@ -67,6 +68,7 @@ async function start(config: Config, overrides: ServiceOverrides, dataLock: Data
   } else {
     log.warn('Discord is not configured: role changes wait in the job queue');
   }
+  const stopPruning = scheduleDailyPrune(services);
   if (!config.ghost) log.info('CMS_URL and CMS_ADMIN_KEY are not set: writing Discord IDs to Ghost is off');
   log.info({ url, appUrl: config.appUrl, version: services.version, email: services.mailer.describe() }, 'Arbiter is listening');
 
@@ -79,6 +81,7 @@ async function start(config: Config, overrides: ServiceOverrides, dataLock: Data
         server.closeIdleConnections();
       });
       if (sweepTimer) clearInterval(sweepTimer);
+      stopPruning();
       await services.worker.stop();
       await discord?.bot.stop();
       await sessions.close();

@@ -28,6 +28,7 @@ import { GRANT_END_JOB, RECONCILE_JOB, SWEEP_JOB } from './roles/jobs.js';
 import { reconcile, type ReconcilePayload } from './roles/reconcile.js';
 import { sweep, type SweepProgress } from './roles/sweep.js';
 import { createMetrics, type Metrics } from './ops/metrics.js';
+import { PRUNE_JOB, pruneJob } from './ops/prune.js';
 
 export const VERSION = readFileSync(fileURLToPath(new URL('../VERSION', import.meta.url)), 'utf8').trim();
 
@@ -57,7 +58,7 @@ export interface Services {
   version: string;
 }
 
-const LANE_SLOTS = { email: 2, discord: 2, ghost: 1 };
+const LANE_SLOTS = { email: 2, discord: 2, ghost: 1, local: 1 };
 
 export interface ServiceOverrides {
   clock?: Clock;
@@ -84,6 +85,8 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
   // Lanes: each kind of outside service gets its own slots, so a backlog for one never delays another.
   const kinds: Record<string, JobKind> = {
     [LINK_EMAIL_JOB]: { lane: 'email', run: linkEmailJob({ config, subscriptions, tokens, mailer, audit, log }) },
+    // Work on our own data only, apart from the lanes that wait for outside services.
+    [PRUNE_JOB]: { lane: 'local', run: pruneJob({ db, clock, config, log }) },
   };
   let discord: Services['discord'] = null;
   if (config.discord) {

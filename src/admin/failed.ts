@@ -8,6 +8,7 @@ import { ArbiterError } from '../errors.js';
 import { GHOST_SYNC_JOB } from '../ghost/sync.js';
 import type { Job, Revival } from '../jobs/queue.js';
 import { LINK_EMAIL_JOB } from '../linking/link-email.js';
+import { PRUNE_JOB } from '../ops/prune.js';
 import { GRANT_END_JOB, RECONCILE_JOB, SWEEP_JOB } from '../roles/jobs.js';
 import type { Services } from '../services.js';
 import type { WebhookEventRow } from '../webhooks/store.js';
@@ -25,6 +26,7 @@ export const KIND_WORDS: Record<string, { name: string; does: string }> = {
   [GHOST_SYNC_JOB]: { name: 'Ghost update', does: 'writes the Discord ID onto the Ghost member' },
   [SWEEP_JOB]: { name: 'Sweep', does: 'checks the roles of every member of the server' },
   [GRANT_END_JOB]: { name: 'End of a grant or block', does: 'asks for a reconcile when a grant or block ends' },
+  [PRUNE_JOB]: { name: 'Prune', does: 'removes old link tokens, finished jobs and webhook payloads' },
 };
 
 export interface JobSubject {
@@ -70,6 +72,8 @@ export interface Delivery {
   errors: string[];
   /** Pretty-printed when it is JSON, as received otherwise. */
   payload: string;
+  /** When the payload and its errors were removed (older than RETENTION_DAYS, or the subscriber was erased). */
+  removedAt: string | null;
 }
 
 /** The reason an admin gave for a change, or a 400 saying what is wrong with it. */
@@ -284,6 +288,7 @@ function delivery(row: WebhookEventRow): Delivery {
     subscriptionId: row.subscription_id,
     errors,
     payload,
+    removedAt: row.pruned_at,
   };
 }
 

@@ -1,9 +1,8 @@
 import type { Db } from '../db/open.js';
 import type { Clock } from '../clock.js';
 
-/** Who did something: an admin's Discord ID as `admin:<id>`, a user of the command line as `cli:<name>`, or one of the fixed actors. */
-export type Actor = 'webhook' | 'system' | 'subscriber' | `admin:${string}`
-  | `cli:${string}`;
+/** Who did something: an admin's Discord ID as `admin:<id>`, a user of the command line as `cli:<login>`, or one of the fixed actors. */
+export type Actor = 'webhook' | 'system' | 'subscriber' | `admin:${string}` | `cli:${string}`;
 
 export interface AuditEntry {
   actor: Actor;

@@ -212,4 +212,15 @@ export const migrations: Migration[] = [
       CREATE INDEX audit_logs_actor_name ON audit_logs (actor_name COLLATE NOCASE, id) WHERE actor_name IS NOT NULL;
     `,
   },
+  {
+    version: 8,
+    name: 'retention: when a delivery payload was removed; finding old deliveries and finished jobs',
+    sql: `
+      -- Set when the payload (and its errors, which may quote it) was replaced by '{}': older than RETENTION_DAYS, or
+      -- the subscriber was erased. The row itself stays: its delivery_id keeps deduplicating.
+      ALTER TABLE webhook_events ADD COLUMN pruned_at TEXT;
+      CREATE INDEX webhook_events_unpruned ON webhook_events (received_at) WHERE pruned_at IS NULL;
+      CREATE INDEX jobs_finished ON jobs (status, finished_at);
+    `,
+  },
 ];

@@ -64,17 +64,28 @@ async function forget(deps: GhostSyncDeps, subscription: Subscription, discordId
   const { email, subscription_id: subscriptionId } = subscription;
   // Another subscription of the same address may still be linked to that account.
   if (deps.subscriptions.byEmail(email).some((s) => s.discord_id === discordId)) return;
+  const member = await takeDiscordIdOff(deps, email, discordId);
+  if (!member) return;
+  deps.audit.record({ actor: 'system', action: 'ghost.updated', email, discordId, subscriptionId, details: { member, field: deps.config.field, removed: true } });
+}
+
+/**
+ * Takes this Discord ID off the Ghost member with this email: the note's line and the `discord` label, or the custom
+ * field. Returns the member's id when something was taken off; undefined when there is no such member or it does not
+ * carry that ID.
+ */
+export async function takeDiscordIdOff(deps: Pick<GhostSyncDeps, 'config' | 'ghost'>, email: string, discordId: string): Promise<string | undefined> {
   const found = await deps.ghost.findMemberByEmail(email);
   const member = found && (await deps.ghost.readMember(found.id));
-  if (!member) return;
+  if (!member) return undefined;
   if (deps.config.field === 'custom') {
-    if (member.custom_fields?.discord_id !== discordId) return;
+    if (member.custom_fields?.discord_id !== discordId) return undefined;
     await deps.ghost.editMember(member.id, { custom_fields: { discord_id: null } });
   } else {
-    if (!noteHasDiscordId(member.note, discordId)) return;
+    if (!noteHasDiscordId(member.note, discordId)) return undefined;
     const note = noteWithoutDiscordId(member.note, discordId);
     const labels = member.labels.map((l) => l.name).filter((l) => l.toLowerCase() !== GHOST_LABEL);
     await deps.ghost.editMember(member.id, { note, labels });
   }
-  deps.audit.record({ actor: 'system', action: 'ghost.updated', email, discordId, subscriptionId, details: { member: member.id, field: deps.config.field, removed: true } });
+  return member.id;
 }

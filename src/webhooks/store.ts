@@ -16,6 +16,8 @@ export interface WebhookEventRow {
   occurred_at: string | null;
   outcome: Outcome;
   errors: string | null;
+  /** When the payload and errors were removed (retention or erasure); the row keeps deduplicating. */
+  pruned_at: string | null;
 }
 
 export const BODY_DEDUPE_MS = 24 * 3_600_000;
@@ -23,7 +25,7 @@ export const BODY_DEDUPE_MS = 24 * 3_600_000;
 export interface WebhookEventStore {
   /** The earlier delivery this one repeats, if any. A refused one does not count: its retry is evaluated again. */
   findDuplicate(deliveryId: string, dedupe: DedupeBy, now: Date): WebhookEventRow | undefined;
-  insert(row: Omit<WebhookEventRow, 'id'>): number;
+  insert(row: Omit<WebhookEventRow, 'id' | 'pruned_at'>): number;
   recent(limit?: number, outcome?: Outcome): WebhookEventRow[];
   countSince(outcome: Outcome, since: Date): number;
   /** The newest delivery about this subscription. */

@@ -1,6 +1,8 @@
 import type { Command } from '../command.js';
 import { backupCommand } from './backup.js';
 import { checkConfigCommand } from './check-config.js';
+import { eraseCommand } from './erase.js';
+import { pruneCommand } from './prune.js';
 import { reconcileCommand } from './reconcile.js';
 import { resendLinkCommand } from './resend-link.js';
 import { restoreCommand } from './restore.js';
@@ -14,4 +16,6 @@ export const COMMANDS: Command[] = [
   resendLinkCommand,
   backupCommand,
   restoreCommand,
+  pruneCommand,
+  eraseCommand,
 ];

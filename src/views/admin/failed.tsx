@@ -105,7 +105,9 @@ function DeliveryTable(props: { deliveries: Deliveries; caption: string; empty: 
     d.scheme,
     d.type ?? <span class="muted">none</span>,
     d.subscriptionId ? <a href={subscriptionPath(d.subscriptionId)}>{d.subscriptionId}</a> : <span class="muted">none</span>,
-    d.errors.length > 0 ? (
+    d.removedAt ? (
+      <span class="muted">removed with the payload</span>
+    ) : d.errors.length > 0 ? (
       <ul>
         {d.errors.map((e) => (
           <li class="bad">{e}</li>
@@ -114,7 +116,13 @@ function DeliveryTable(props: { deliveries: Deliveries; caption: string; empty: 
     ) : (
       <span class="muted">none recorded</span>
     ),
-    <pre>{d.payload}</pre>,
+    d.removedAt ? (
+      <span class="muted">
+        removed <When at={d.removedAt} /> (older than RETENTION_DAYS, or the subscriber was erased)
+      </span>
+    ) : (
+      <pre>{d.payload}</pre>
+    ),
   ]);
   return (
     <>
