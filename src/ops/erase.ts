@@ -286,19 +286,27 @@ function findOutbox(dataDir: string, subject: Subject): string[] {
   return walk(dir).filter((file) => mentions(file.slice(dir.length), false) || mentions(readFileSync(file, 'utf8'), false));
 }
 
-export function planErasure(services: EraseServices, email: string): ErasePlan {
-  const subject = findSubject(services, parseEmail(email));
-  const found = findInDb(services.db, subject, services.clock.now().toISOString());
-  const counts: ErasureCounts = {
+function countsOf(found: DbFinds, sessions: number, outboxFiles: number): ErasureCounts {
+  return {
     subscriptions: found.subscriptions.length,
     linkTokens: found.tokens.length,
     deliveries: found.deliveries.length,
     jobs: found.jobs.length,
     grants: found.grants.length,
     auditRows: found.audit.length,
-    sessions: findSessions(services.config.dataDir, sessionMatcher(subject, found.tokens.map((t) => t.token_hash))).length,
-    outboxFiles: findOutbox(services.config.dataDir, subject).length,
+    sessions,
+    outboxFiles,
   };
+}
+
+export function planErasure(services: EraseServices, email: string): ErasePlan {
+  const subject = findSubject(services, parseEmail(email));
+  const found = findInDb(services.db, subject, services.clock.now().toISOString());
+  const counts = countsOf(
+    found,
+    findSessions(services.config.dataDir, sessionMatcher(subject, found.tokens.map((t) => t.token_hash))).length,
+    findOutbox(services.config.dataDir, subject).length,
+  );
   const anything = Object.values(counts).some((n) => n > 0);
   if (!anything && subject.subscriptions.length === 0) {
     throw new ArbiterError(
@@ -524,21 +532,12 @@ export async function erase(services: EraseServices, email: string, options: Era
   const outbox = findOutbox(config.dataDir, subject);
   for (const file of outbox) shred(file);
 
-  const counts: ErasureCounts = {
-    subscriptions: found.subscriptions.length,
-    linkTokens: found.tokens.length,
-    deliveries: found.deliveries.length,
-    jobs: found.jobs.length,
-    grants: found.grants.length,
-    auditRows: found.audit.length,
-    sessions,
-    outboxFiles: outbox.length,
-  };
+  let counts = countsOf(found, sessions, outbox.length);
 
   securely(db, () => {
     // Inside the transaction, in case the running server wrote about them since the look above.
     const rows = findInDb(db, subject, now);
-    Object.assign(counts, { subscriptions: rows.subscriptions.length, linkTokens: rows.tokens.length, deliveries: rows.deliveries.length, jobs: rows.jobs.length, grants: rows.grants.length, auditRows: rows.audit.length });
+    counts = countsOf(rows, sessions, outbox.length);
     const each = <T>(sql: string, items: T[], params: (item: T) => unknown[]) => {
       const statement = db.prepare(sql);
       for (const item of items) statement.run(...params(item));

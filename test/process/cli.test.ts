@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { COMMANDS } from '../../src/ops/commands/index.js';
-import { arbiter } from '../support/cli.js';
+import { arbiter, arbiterHere } from '../support/cli.js';
 import { tempDir, TIERS, WEBHOOK_SECRET, type TempDir } from '../support/config.js';
 
 let dir: TempDir;
@@ -34,7 +34,7 @@ test('without a command it lists every command and exits 1; --help exits 0', asy
 
 test('every command explains itself with --help, without reading any configuration', async () => {
   for (const command of COMMANDS) {
-    const run = await arbiter([command.name, '--help'], {}, dir.path);
+    const run = await arbiterHere([command.name, '--help'], {}, dir.path);
     assert.equal(run.code, 0, `${command.name}: ${run.stderr}`);
     assert.match(run.stdout, new RegExp(`^Usage: arbiter ${command.name}`));
     assert.match(run.stdout, /--env FILE/);
@@ -42,13 +42,13 @@ test('every command explains itself with --help, without reading any configurati
 });
 
 test('an unknown command, an unknown option or a wrong number of arguments is refused with exit 1 and words', async () => {
-  const unknown = await arbiter(['frobnicate'], env, dir.path);
+  const unknown = await arbiterHere(['frobnicate'], env, dir.path);
   assert.equal(unknown.code, 1);
   assert.match(unknown.stderr, /There is no command "frobnicate"/);
-  const option = await arbiter(['stats', '--bogus'], env, dir.path);
+  const option = await arbiterHere(['stats', '--bogus'], env, dir.path);
   assert.equal(option.code, 1);
   assert.match(option.stderr, /Unknown option '--bogus'/);
-  const extra = await arbiter(['stats', 'more'], env, dir.path);
+  const extra = await arbiterHere(['stats', 'more'], env, dir.path);
   assert.equal(extra.code, 1);
   assert.match(extra.stderr, /Unexpected argument "more"/);
 });

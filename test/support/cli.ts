@@ -29,3 +29,15 @@ export function arbiter(args: string[], env: Record<string, string>, cwd: string
     child.once('close', (code) => resolve({ code, stdout, stderr }));
   });
 }
+
+/**
+ * The same entry (runCli) called in this process: for what needs no process of its own (help, refusals of the
+ * arguments), where starting one per case would only cost time.
+ */
+export async function arbiterHere(args: string[], env: Record<string, string>, cwd: string): Promise<CliRun> {
+  const { runCli } = await import('../../src/ops/cli.js');
+  let stdout = '';
+  let stderr = '';
+  const code = await runCli(args, { out: (text) => (stdout += `${text}\n`), err: (text) => (stderr += `${text}\n`), env, cwd });
+  return { code, stdout, stderr };
+}
