@@ -6,7 +6,7 @@ import { createLogger } from '../../src/log.js';
 import { ADMIN, ADMIN_ENV, signIn } from '../support/admin.js';
 import { WEBHOOK_SECRET } from '../support/config.js';
 import { until } from '../support/server.js';
-import { linkIn, startSmtp } from '../support/smtp.js';
+import { linkIn, startSmtp } from '../../stand-ins/smtp.js';
 import { Browser, ROLE, startWorld } from '../support/world.js';
 
 /** express-session's cookie is s:<session id>.<signature>, URL-encoded. */

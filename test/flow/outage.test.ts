@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { testClock } from '../support/clock.js';
 import { tempDir, testConfig, WEBHOOK_SECRET } from '../support/config.js';
 import { startTestServer, until } from '../support/server.js';
-import { startSmtp } from '../support/smtp.js';
+import { startSmtp } from '../../stand-ins/smtp.js';
 import { eventBody, postWebhook, standardHeaders } from '../support/webhooks.js';
 
 test('a mail server down for more than a day still gets the link email once it is back', { timeout: 60_000 }, async (t) => {

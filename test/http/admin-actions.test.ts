@@ -6,7 +6,7 @@ import { ADMIN, ADMIN_ENV, csrfFrom, linkSubscriber, signedIn, STAFF } from '../
 import { testClock } from '../support/clock.js';
 import { until } from '../support/server.js';
 import { Browser, ROLE, startWorld, WORLD_TIERS, type World } from '../support/world.js';
-import type { FakeUser } from '../fakes/discord.js';
+import type { FakeUser } from '../../stand-ins/discord.js';
 import { h as jsx } from 'preact';
 import { renderToString } from 'preact-render-to-string';
 import { MemberActions, SubscriptionActions } from '../../src/views/admin/actions.js';

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tempDir, testConfig, UNREACHABLE_DISCORD, WEBHOOK_SECRET } from '../support/config.js';
 import { startTestServer, until } from '../support/server.js';
-import { linkIn, startSmtp } from '../support/smtp.js';
+import { linkIn, startSmtp } from '../../stand-ins/smtp.js';
 import { eventBody, postWebhook, standardHeaders } from '../support/webhooks.js';
 
 test('the link email arrives over SMTP and its link leads to Discord sign-in without spending the token', async (t) => {

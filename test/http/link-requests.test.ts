@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { RunningServer } from '../../src/server.js';
 import { tempDir, testConfig, UNREACHABLE_DISCORD, WEBHOOK_SECRET } from '../support/config.js';
 import { startTestServer } from '../support/server.js';
-import { linkIn, startSmtp } from '../support/smtp.js';
+import { linkIn, startSmtp } from '../../stand-ins/smtp.js';
 import { Browser } from '../support/world.js';
 import { eventBody, postWebhook, standardHeaders } from '../support/webhooks.js';
 

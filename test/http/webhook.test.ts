@@ -5,7 +5,7 @@ import { desiredFor } from '../../src/roles/reconcile.js';
 import type { RunningServer } from '../../src/server.js';
 import { TIERS, tempDir, testConfig, WEBHOOK_SECRET, type TempDir } from '../support/config.js';
 import { startTestServer } from '../support/server.js';
-import { startSmtp, type TestSmtp } from '../support/smtp.js';
+import { startSmtp, type TestSmtp } from '../../stand-ins/smtp.js';
 import { eventBody, legacyHeaders, postWebhook, standardHeaders } from '../support/webhooks.js';
 
 /** A POST whose headers may repeat (fetch would fold them into one): each array element is its own header line. */

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { runMain } from '../support/child.js';
 import { tempDir, TIERS, UNREACHABLE_DISCORD, WEBHOOK_SECRET } from '../support/config.js';
-import { startSmtp } from '../support/smtp.js';
+import { startSmtp } from '../../stand-ins/smtp.js';
 import { eventBody, postWebhook, standardHeaders } from '../support/webhooks.js';
 import { writeFileSync } from 'node:fs';
 import { until } from '../support/server.js';

@@ -1,6 +1,6 @@
 /** Signing in to the admin panel through the Discord stand-in, and reading the panel's forms. */
 import assert from 'node:assert/strict';
-import type { FakeUser } from '../fakes/discord.js';
+import type { FakeUser } from '../../stand-ins/discord.js';
 import { Browser, type World } from './world.js';
 
 export const ADMIN: FakeUser = { id: '500000000000000001', username: 'ada', global_name: 'Ada' };

@@ -3,14 +3,14 @@
  * stand-in, a real SMTP server, and the service itself pointed at them.
  */
 import { createServer } from 'node:net';
-import { startFakeDiscord, type FakeDiscord, type FakeDiscordOptions } from '../fakes/discord.js';
-import { startFakeGhost, type FakeGhost } from '../fakes/ghost.js';
+import { startFakeDiscord, type FakeDiscord, type FakeDiscordOptions } from '../../stand-ins/discord.js';
+import { startFakeGhost, type FakeGhost } from '../../stand-ins/ghost.js';
 import type { RunningServer } from '../../src/server.js';
 import type { Logger } from '../../src/log.js';
 import type { ServiceOverrides } from '../../src/services.js';
 import { tempDir, testConfig, testEnv, WEBHOOK_SECRET, type TempDir } from './config.js';
 import { startTestServer, until } from './server.js';
-import { linkIn, startSmtp, type TestSmtp } from './smtp.js';
+import { linkIn, startSmtp, type TestSmtp } from '../../stand-ins/smtp.js';
 import { eventBody, postWebhook, standardHeaders, type EventFields } from './webhooks.js';
 
 export const GUILD_ID = '200000000000000001';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createHmac, randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import GhostAdminAPI from '@tryghost/admin-api';
-import { startFakeGhost, type FakeGhost } from './ghost.js';
+import { startFakeGhost, type FakeGhost } from '../../stand-ins/ghost.js';
 
 const clientFor = (fake: FakeGhost, extra: Partial<GhostAdminAPI.Options> = {}) =>
   new GhostAdminAPI({ url: fake.url, key: fake.adminKey, version: 'v6.0', ...extra });

@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { constants as zlibConstants, inflateSync } from 'node:zlib';
 import { Client, DiscordAPIError, Events, GatewayIntentBits, REST, RESTEvents, Routes, type GuildMember } from 'discord.js';
 import { WebSocket, type RawData } from 'ws';
-import { startFakeDiscord, type FakeDiscord, type FakeDiscordOptions } from './discord.js';
+import { startFakeDiscord, type FakeDiscord, type FakeDiscordOptions } from '../../stand-ins/discord.js';
 
 const CLIENT_ID = '1100000000000000001';
 const GUILD_ID = '1200000000000000001';
