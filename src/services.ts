@@ -72,7 +72,7 @@ export interface ServiceOverrides {
 
 export function createServices(config: Config, overrides: ServiceOverrides = {}): Services {
   const clock = overrides.clock ?? systemClock;
-  const log = overrides.log ?? createLogger(config.logLevel);
+  const log = overrides.log ?? createLogger(config.logLevel, undefined, config.env);
   const db = openDatabase(join(config.dataDir, 'arbiter.db'));
   const audit = createAuditLog(db, clock);
   const subscriptions = createSubscriptionStore(db);

@@ -98,7 +98,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<ExitCode> {
       io,
       config: loadedConfig,
       // Log lines go to stderr, so that what a command prints on stdout can be read by a script.
-      services: () => (services ??= createServices(loadedConfig(), { log: createLogger(loadedConfig().logLevel === 'silent' ? 'silent' : 'warn', process.stderr) })),
+      services: () => (services ??= createServices(loadedConfig(), { log: createLogger(loadedConfig().logLevel === 'silent' ? 'silent' : 'warn', process.stderr, loadedConfig().env) })),
     });
   } catch (err) {
     if (err instanceof ConfigProblem) {

@@ -16,12 +16,11 @@ import { fileURLToPath } from 'node:url';
 import { createLogger } from '../../src/log.js';
 import { tempDir, WEBHOOK_SECRET, type TempDir } from '../support/config.js';
 import { until } from '../support/server.js';
+import { requireTool } from '../support/tools.js';
 import { eventBody, standardHeaders, type EventFields } from '../support/webhooks.js';
 import { freePort, ROLE, startWorld, type World } from '../support/world.js';
 
 const SITE_FILE = fileURLToPath(new URL('../../nginx.conf', import.meta.url));
-/** nginx is in /usr/sbin, which is not on every user's PATH. */
-const NGINX = ['/usr/sbin/nginx', '/usr/local/sbin/nginx'].find((path) => existsSync(path)) ?? 'nginx';
 
 /** Replaces every occurrence of `from`, which must occur `count` times. */
 function rewrite(text: string, from: string, to: string, count: number): string {
@@ -106,6 +105,7 @@ describe('nginx.conf in front of Arbiter', () => {
   let nginxStderr = '';
   let arbiterLog = '';
   let mainConf: string;
+  let nginxBinary: string;
   let tls: string;
   let plain: string;
   const file = (name: string) => join(dir.path, name);
@@ -119,10 +119,12 @@ describe('nginx.conf in front of Arbiter', () => {
   };
 
   before(async () => {
+    nginxBinary = requireTool('nginx', 'nginx');
+    const openssl = requireTool('openssl', 'openssl');
     dir = tempDir('arbiter-nginx-');
     // When the tests run as root, nginx's workers run as nobody: they must reach the webroot and temp paths.
     chmodSync(dir.path, 0o755);
-    const run = spawnSync('openssl', [
+    const run = spawnSync(openssl, [
       'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
       '-subj', '/CN=127.0.0.1', '-keyout', file('key.pem'), '-out', file('cert.pem'),
     ], { encoding: 'utf8' });
@@ -183,8 +185,8 @@ describe('nginx.conf in front of Arbiter', () => {
   });
 
   test('nginx -t accepts the site file', () => {
-    const run = spawnSync(NGINX, ['-t', '-c', mainConf, '-e', file('nginx.error.log')], { encoding: 'utf8' });
-    if (run.error) throw new Error(`nginx could not run (install the nginx package): ${run.error.message}`);
+    const run = spawnSync(nginxBinary, ['-t', '-c', mainConf, '-e', file('nginx.error.log')], { encoding: 'utf8' });
+    if (run.error) throw new Error(`nginx could not run: ${run.error.message}`);
     const output = `${run.stdout}${run.stderr}`;
     assert.equal(run.status, 0, output);
     assert.match(output, /syntax is ok/);
@@ -193,12 +195,12 @@ describe('nginx.conf in front of Arbiter', () => {
   });
 
   test('nginx starts with it', async () => {
-    nginx = spawn(NGINX, ['-c', mainConf, '-e', file('nginx.error.log'), '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    nginx = spawn(nginxBinary, ['-c', mainConf, '-e', file('nginx.error.log'), '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] });
     let spawnError: Error | undefined;
     nginx.once('error', (err) => (spawnError = err));
     nginx.stderr!.on('data', (chunk: Buffer) => (nginxStderr += chunk.toString()));
     const failure = () =>
-      spawnError ? `nginx could not run (install the nginx package): ${spawnError.message}`
+      spawnError ? `nginx could not run: ${spawnError.message}`
         : nginx.exitCode !== null ? `nginx exited with ${nginx.exitCode}: ${nginxStderr}` : undefined;
     await waitForPort(Number(new URL(tls).port), failure);
     await waitForPort(Number(new URL(plain).port), failure);

@@ -9,6 +9,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tempDir, type TempDir } from '../support/config.js';
+import { requireTool } from '../support/tools.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const UNIT_FILE = join(REPO, 'arbiter.service');
@@ -28,8 +29,8 @@ function directives(text: string): [key: string, value: string][] {
 }
 
 function analyze(args: string[]): { status: number | null; output: string } {
-  const run = spawnSync('systemd-analyze', args, { encoding: 'utf8' });
-  if (run.error) throw new Error(`systemd-analyze could not run (install the systemd package): ${run.error.message}`);
+  const run = spawnSync(requireTool('systemd-analyze', 'systemd'), args, { encoding: 'utf8' });
+  if (run.error) throw new Error(`systemd-analyze could not run: ${run.error.message}`);
   return { status: run.status, output: `${run.stdout}${run.stderr}` };
 }
 

@@ -1,4 +1,4 @@
-/** Runs src/main.ts in a child process, as `npm start` would, and reads its JSON log. */
+/** Runs src/main.ts in a child process, as `npm start` would, and reads its log. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
@@ -6,6 +6,15 @@ export const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url))
 const TSX = import.meta.resolve('tsx');
 /** tsx reads tsconfig.json from the working directory; the child runs elsewhere and needs its JSX settings. */
 const TSCONFIG = fileURLToPath(new URL('../../tsconfig.json', import.meta.url));
+
+/**
+ * The address in the "Arbiter is listening" line of a log: a JSON line, or in development a readable line
+ * (`[12:00:00.000] INFO: Arbiter is listening {"url":"http://...",...}`).
+ */
+export function listeningUrl(log: string): string | undefined {
+  const match = /"url":"(http:\/\/[^"]+)".*"msg":"Arbiter is listening"|INFO: Arbiter is listening \{"url":"(http:\/\/[^"]+)"/.exec(log);
+  return match?.[1] ?? match?.[2];
+}
 
 export interface Child {
   process: ChildProcess;
@@ -26,8 +35,8 @@ export function runMain(env: Record<string, string>, cwd: string): Child {
   const url = new Promise<string>((resolve, reject) => {
     child.stdout!.on('data', (chunk: Buffer) => {
       out += chunk.toString();
-      const match = /"url":"(http:\/\/[^"]+)".*"msg":"Arbiter is listening"/.exec(out);
-      if (match) resolve(match[1]!);
+      const listening = listeningUrl(out);
+      if (listening) resolve(listening);
     });
     child.once('exit', () => reject(new Error(`exited before listening:\n${out}\n${err}`)));
   });

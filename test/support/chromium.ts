@@ -2,11 +2,16 @@
 import { existsSync } from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
 
-export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+export const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 
 export function launchChromium(): Promise<Browser> {
   if (!existsSync(CHROMIUM)) {
-    throw new Error(`The browser tests need Chromium at ${CHROMIUM}. On Debian: apt-get install -y chromium (or set CHROMIUM_PATH).`);
+    throw new Error(
+      process.env.CHROMIUM_PATH
+        ? `CHROMIUM_PATH is ${CHROMIUM}, which does not exist: set it to a Chromium or Chrome binary.`
+        : 'The browser tests need Chromium, and /usr/bin/chromium does not exist. On Debian: apt-get install -y chromium; ' +
+          'elsewhere, set CHROMIUM_PATH to a Chromium or Chrome binary (no browser is downloaded).',
+    );
   }
   return chromium.launch({
     executablePath: CHROMIUM,
