@@ -65,8 +65,13 @@ async function rolesOf(page: Page, name: string, want: (roles: string) => boolea
 
 test('npm run demo starts everything; a newcomer links, signs in as the admin and changes the subscription in a real browser; Ctrl-C stops it all', { timeout: 120_000 }, async (t) => {
   const demo = startDemo();
-  t.after(() => {
-    if (demo.child.exitCode === null && demo.child.signalCode === null) demo.child.kill('SIGKILL');
+  // After a failure, the demo still gets to stop by itself (removing its data); it is killed only if it hangs.
+  t.after(async () => {
+    if (demo.child.exitCode !== null || demo.child.signalCode !== null) return;
+    demo.child.kill('SIGINT');
+    const killer = setTimeout(() => demo.child.kill('SIGKILL'), 20_000);
+    await demo.exited;
+    clearTimeout(killer);
   });
   const block = await demo.ready;
   const inbox = urlAfter(block, 'Inbox');
