@@ -54,6 +54,14 @@ export interface FakeDiscordOptions {
   botInGuild?: boolean;
   /** 'auto' redirects at once; 'page' serves a consent page with Authorize and Cancel buttons (no JS). */
   consent?: 'auto' | 'page';
+  /**
+   * The consent page also asks who is signing in, listing every user but the bot and the server's owner (standing
+   * in for Discord's login and its "Not you?" account switch): nobody needs to be signed in, and signIn() only
+   * preselects. Implies consent 'page'.
+   */
+  accountChooser?: boolean;
+  /** Port on 127.0.0.1. Default 0: any free port. */
+  port?: number;
   /** The application's registered redirect URIs. When given, authorize accepts only these (exactly). */
   redirectUris?: string[];
   /** HELLO's heartbeat_interval. Default 41250 ms, like Discord. */
@@ -126,6 +134,9 @@ export interface FakeDiscord {
   memberLeaves(userId: string): void;
   setMemberRoles(userId: string, roles: string[]): void;
   member(userId: string): { roles: string[]; joinedAt: string } | undefined;
+  user(userId: string): FakeUser | undefined;
+  /** The guild's roles, @everyone and the bot's managed role included, highest first. */
+  guildRoles(): { id: string; name: string; position: number; managed: boolean }[];
   /** Every member's user ID, the bot's and the owner's included. */
   memberIds(): string[];
   setBotPermissions(opts: { canManageRoles?: boolean; rolePosition?: number }): void;
@@ -208,7 +219,8 @@ interface TokenGrant {
   revoked: boolean;
 }
 interface PendingConsent {
-  userId: string;
+  /** Undefined until chosen on the page, with accountChooser. */
+  userId: string | undefined;
   scopes: string[];
   redirectUri: string;
   state: string | undefined;
@@ -314,7 +326,7 @@ function escapeHtml(text: string): string {
 
 function htmlPage(title: string, body: string): string {
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title></head>
+<html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title><link rel="icon" href="data:,"></head>
 <body><main>${body}</main></body></html>
 `;
 }
@@ -510,7 +522,7 @@ class FakeDiscordServer implements FakeDiscord {
   async listen(): Promise<void> {
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
-      this.server.listen(0, '127.0.0.1', () => resolve());
+      this.server.listen(this.opts.port ?? 0, '127.0.0.1', () => resolve());
     });
     const { port } = this.server.address() as AddressInfo;
     this.url = `http://127.0.0.1:${port}`;
@@ -577,6 +589,15 @@ class FakeDiscordServer implements FakeDiscord {
   member(userId: string): { roles: string[]; joinedAt: string } | undefined {
     const state = this.members.get(userId);
     return state && { roles: [...state.roles], joinedAt: state.joinedAt };
+  }
+
+  user(userId: string): FakeUser | undefined {
+    const user = this.users.get(userId);
+    return user && { ...user };
+  }
+
+  guildRoles(): { id: string; name: string; position: number; managed: boolean }[] {
+    return this.sortedRoles().reverse().map(({ id, name, position, managed }) => ({ id, name, position, managed }));
   }
 
   setBotPermissions(opts: { canManageRoles?: boolean; rolePosition?: number }): void {
@@ -790,36 +811,57 @@ class FakeDiscordServer implements FakeDiscord {
     if (scopes.length === 0) return fail('No scope was requested.');
     const unknown = scopes.filter((s) => !KNOWN_SCOPES.has(s));
     if (unknown.length > 0) return fail(`Invalid scope: ${unknown.join(', ')}.`);
-    if (this.signedIn === undefined) {
+    const chooser = this.opts.accountChooser === true;
+    if (this.signedIn === undefined && !chooser) {
       return fail('Nobody is signed in to Discord (the test did not call signIn()).');
     }
     const request: PendingConsent = {
-      userId: this.signedIn, scopes, redirectUri, state: params.get('state') ?? undefined,
+      userId: chooser ? undefined : this.signedIn, scopes, redirectUri, state: params.get('state') ?? undefined,
     };
     if (this.denyNext) {
       this.denyNext = false;
       return this.redirect(res, this.deniedRedirect(request));
     }
-    const before = this.authorized.get(request.userId);
+    const before = request.userId === undefined ? undefined : this.authorized.get(request.userId);
     const consentedBefore = params.get('prompt') === 'none' && scopes.every((s) => before?.has(s));
-    if ((this.opts.consent ?? 'auto') === 'auto' || consentedBefore) {
-      return this.redirect(res, this.grantRedirect(request));
+    if (!chooser && ((this.opts.consent ?? 'auto') === 'auto' || consentedBefore)) {
+      return this.redirect(res, this.grantRedirect(request, request.userId as string));
     }
     const id = randomAlnum(32);
     this.pendingConsents.set(id, request);
-    const user = this.users.get(request.userId);
+    this.sendHtml(res, 200, this.consentPage(id, request));
+  }
+
+  private consentPage(id: string, request: PendingConsent, problem?: string): string {
     const appName = this.opts.applicationName ?? 'Arbiter';
-    const items = scopes.map((s) => `<li>${escapeHtml(SCOPE_TEXT[s] ?? s)}</li>`).join('');
-    this.sendHtml(res, 200, htmlPage('Discord | Authorize access to your account', `
-<h1>${escapeHtml(appName)} wants to access your account</h1>
-<p>Signed in as <strong>${escapeHtml(user?.global_name ?? user?.username ?? request.userId)}</strong></p>
+    const items = request.scopes.map((s) => `<li>${escapeHtml(SCOPE_TEXT[s] ?? s)}</li>`).join('');
+    const displayName = (user: FakeUser) => user.global_name ?? user.username;
+    let who: string;
+    if (this.opts.accountChooser) {
+      const choices = this.choosableUsers().map((user) => `
+  <p><label><input type="radio" name="user_id" value="${escapeHtml(user.id)}" required${user.id === this.signedIn ? ' checked' : ''}>
+    ${escapeHtml(displayName(user))} <small>@${escapeHtml(user.username)}</small></label></p>`).join('');
+      who = `<fieldset><legend>Sign in as</legend>${choices}
+</fieldset>`;
+    } else {
+      const user = this.users.get(request.userId ?? '');
+      who = `<p>Signed in as <strong>${escapeHtml(user ? displayName(user) : request.userId ?? '')}</strong></p>`;
+    }
+    return htmlPage('Discord | Authorize access to your account', `
+<h1>${escapeHtml(appName)} wants to access your account</h1>${problem ? `\n<p role="alert">${escapeHtml(problem)}</p>` : ''}
+<form method="post" action="/oauth2/authorize">
+${who}
 <p>This will allow the developer of ${escapeHtml(appName)} to:</p>
 <ul>${items}</ul>
-<form method="post" action="/oauth2/authorize">
   <input type="hidden" name="request_id" value="${id}">
-  <button type="submit" name="action" value="cancel">Cancel</button>
+  <button type="submit" name="action" value="cancel" formnovalidate>Cancel</button>
   <button type="submit" name="action" value="authorize">Authorize</button>
-</form>`));
+</form>`);
+  }
+
+  /** Who the account chooser offers: everyone added, in the order added. */
+  private choosableUsers(): FakeUser[] {
+    return [...this.users.values()].filter((user) => user.id !== this.botUserId && user.id !== this.ownerId);
   }
 
   private consentAnswer(form: URLSearchParams, res: ServerResponse): void {
@@ -829,19 +871,31 @@ class FakeDiscordServer implements FakeDiscord {
       this.sendHtml(res, 400, htmlPage('Discord | Error', '<h1>This authorization request is no longer valid.</h1>'));
       return;
     }
+    if (form.get('action') !== 'authorize') {
+      this.pendingConsents.delete(id);
+      return this.redirect(res, this.deniedRedirect(request));
+    }
+    let userId = request.userId;
+    if (this.opts.accountChooser) {
+      const chosen = form.get('user_id') ?? '';
+      if (!this.choosableUsers().some((user) => user.id === chosen)) {
+        return this.sendHtml(res, 400, this.consentPage(id, request, 'Choose the account to sign in with.'));
+      }
+      userId = chosen;
+    }
     this.pendingConsents.delete(id);
-    this.redirect(res, form.get('action') === 'authorize' ? this.grantRedirect(request) : this.deniedRedirect(request));
+    this.redirect(res, this.grantRedirect(request, userId as string));
   }
 
-  private grantRedirect(request: PendingConsent): string {
+  private grantRedirect(request: PendingConsent, userId: string): string {
     const code = randomAlnum(30);
     this.codes.set(code, {
-      userId: request.userId, scopes: request.scopes, redirectUri: request.redirectUri,
+      userId, scopes: request.scopes, redirectUri: request.redirectUri,
       expiresAt: this.clock.now().getTime() + CODE_TTL_MS, used: false,
     });
-    const before = this.authorized.get(request.userId) ?? new Set<string>();
+    const before = this.authorized.get(userId) ?? new Set<string>();
     for (const scope of request.scopes) before.add(scope);
-    this.authorized.set(request.userId, before);
+    this.authorized.set(userId, before);
     return withQuery(request.redirectUri, { code, state: request.state });
   }
 

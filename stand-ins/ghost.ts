@@ -79,6 +79,8 @@ export interface FakeGhost {
 export interface FakeGhostOptions {
   /** Turns on Ghost's member custom fields with these keys, e.g. ['discord_id']. */
   customFields?: string[];
+  /** Port on 127.0.0.1. Default 0: any free port. */
+  port?: number;
 }
 
 const CONTENT_VERSION = 'v6.0';
@@ -933,7 +935,7 @@ export function startFakeGhost(opts: FakeGhostOptions = {}): Promise<FakeGhost> 
 
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
+    server.listen(opts.port ?? 0, '127.0.0.1', () => {
       url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
       resolve(fake);
     });

@@ -10,6 +10,7 @@ export interface Received {
   html: string;
   messageId: string;
   raw: Buffer;
+  receivedAt: Date;
 }
 
 export interface TestSmtp {
@@ -71,6 +72,7 @@ export async function startSmtp(port = 0, options: { auth?: { user: string; pass
             html: typeof parsed.html === 'string' ? parsed.html : '',
             messageId: parsed.messageId ?? '',
             raw,
+            receivedAt: new Date(),
           });
           callback();
           notify();
@@ -83,7 +85,15 @@ export async function startSmtp(port = 0, options: { auth?: { user: string; pass
   const errors: Error[] = [];
   // Without a listener, a reset during a mail transaction would be an uncaught exception in the test process.
   server.on('error', (err: Error) => errors.push(err));
-  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  await new Promise<void>((resolve, reject) => {
+    // A port already in use is reported on the server's 'error' event.
+    const failed = (err: Error) => reject(err);
+    server.once('error', failed);
+    server.listen(port, '127.0.0.1', () => {
+      server.off('error', failed);
+      resolve();
+    });
+  });
   const address = server.server.address() as AddressInfo;
   return {
     port: address.port,

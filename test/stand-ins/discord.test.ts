@@ -256,6 +256,35 @@ describe('OAuth2', () => {
     assert.equal(cancelled.searchParams.get('error'), 'access_denied');
     assert.equal(cancelled.searchParams.get('state'), 'st4te');
   });
+
+  it('with an account chooser, the consent page asks who signs in and the code is that user\'s', async (t) => {
+    const fake = await start(t, { accountChooser: true });
+    fake.addUser({ id: '1400000000000000003', username: 'eve', global_name: 'Eve <i>' });
+    const page = await fetch(authorizeUrl(fake), { redirect: 'manual' });
+    assert.equal(page.status, 200, 'nobody needs to be signed in');
+    const html = await page.text();
+    const offered = [...html.matchAll(/name="user_id" value="(\d+)"/g)].map((m) => m[1]);
+    assert.deepEqual(offered, [ALICE, BOB, '1400000000000000003'], 'every user but the bot and the owner');
+    assert.match(html, /Eve &#60;i&#62;/);
+    assert.doesNotMatch(html, /Eve <i>/);
+    const requestId = /name="request_id" value="([^"]+)"/.exec(html)?.[1] ?? '';
+    const answer = (form: Record<string, string>) =>
+      fetch(fake.authorizeUrl, { method: 'POST', redirect: 'manual', body: new URLSearchParams({ request_id: requestId, ...form }) });
+
+    for (const userId of [undefined, fake.botUserId, fake.ownerId, '1499999999999999999']) {
+      const refused = await answer({ action: 'authorize', ...(userId ? { user_id: userId } : {}) });
+      assert.equal(refused.status, 400, `user_id ${userId}`);
+      assert.match(await refused.text(), /Choose the account/);
+    }
+    const granted = await answer({ action: 'authorize', user_id: BOB });
+    assert.equal(granted.status, 302);
+    const code = new URL(granted.headers.get('location') ?? '').searchParams.get('code') ?? '';
+    const token = await tokenRequest(fake, { grant_type: 'authorization_code', code, redirect_uri: REDIRECT, client_id: CLIENT_ID, client_secret: 'client-secret' });
+    const { access_token: accessToken } = await json<{ access_token: string }>(token);
+    const me = await json(await api(fake, 'GET', '/users/@me', undefined, { Authorization: `Bearer ${accessToken}` }));
+    assert.equal(me.id, BOB);
+    assert.equal((await answer({ action: 'authorize', user_id: BOB })).status, 400, 'the request is spent');
+  });
 });
 
 describe('bot REST', () => {

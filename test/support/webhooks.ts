@@ -1,19 +1,5 @@
-/** Signs webhooks the way a billing system does, written independently of src/webhooks/signature.ts. */
-import { createHmac, randomUUID } from 'node:crypto';
-
-export function standardHeaders(secret: string, body: string, options: { id?: string; timestamp?: number } = {}): Record<string, string> {
-  const id = options.id ?? `msg_${randomUUID()}`;
-  const timestamp = String(options.timestamp ?? Math.floor(Date.now() / 1000));
-  const key = secret.startsWith('whsec_') ? Buffer.from(secret.slice(6), 'base64') : Buffer.from(secret);
-  const signature = createHmac('sha256', key).update(`${id}.${timestamp}.${body}`).digest('base64');
-  return { 'content-type': 'application/json', 'webhook-id': id, 'webhook-timestamp': timestamp, 'webhook-signature': `v1,${signature}` };
-}
-
-export function legacyHeaders(secret: string, body: string, prefix = true): Record<string, string> {
-  const key = secret.startsWith('whsec_') ? Buffer.from(secret.slice(6), 'base64') : Buffer.from(secret);
-  const hex = createHmac('sha256', key).update(body).digest('hex');
-  return { 'content-type': 'application/json', 'x-signature': prefix ? `sha256=${hex}` : hex };
-}
+/** Billing webhooks for tests: bodies, and posting them signed (stand-ins/paymenter.ts signs them). */
+export { legacyHeaders, standardHeaders } from '../../stand-ins/paymenter.js';
 
 export interface EventFields {
   event?: string;
