@@ -160,7 +160,12 @@ export class Browser {
       const [name, ...value] = pair!.split('=');
       this.cookies.set(`${host} ${name!.trim()}`, value.join('='));
     }
-    return res;
+    // Read to the end, as a browser does before it moves on: express-session stores a changed session while the
+    // body's last byte waits, so a next request sent at the headers could still see the session before.
+    const body = [101, 204, 205, 304].includes(res.status) ? null : await res.arrayBuffer();
+    const whole = new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
+    Object.defineProperty(whole, 'url', { value: res.url });
+    return whole;
   }
 
   /** Follows redirects, as a browser would, and returns every hop. */
