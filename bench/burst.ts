@@ -101,7 +101,9 @@ async function arbiterBurst(smtp: HelperChild, smtpPort: number, tag: string, op
       drainAfterIntakeSeconds: phase.lastAt === null ? null : (phase.lastAt - intake.endedAt) / 1000,
       serverCpuSeconds: cpu0 === null || cpu1 === null ? null : cpu1 - cpu0,
       database: arbiterCounts(dir.path),
-      ...(profileDir ? { profile: summariseProfile(profileIn(profileDir)) } : {}),
+      ...(profileDir
+        ? { profile: summariseProfile(profileIn(profileDir), { top: 20, window: [intake.startedMonoUs, phase.lastMonoUs ?? Infinity], items: { count: BURST, what: 'email' } }) }
+        : {}),
     };
   } catch (err) {
     if (server) process.stderr.write(`Arbiter said:\n${server.stderr()}\n`);

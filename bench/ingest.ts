@@ -7,8 +7,8 @@
  *
  * Run: npm run bench:ingest
  * Environment: BENCH_DURATION (s, 10), BENCH_WARMUP (s, 2), BENCH_CONNECTIONS (32), BENCH_POOL (signed deliveries
- * made before the clock starts; default enough for 12,500 requests/s), BENCH_PROFILE (auto: profile Arbiter when
- * the target is missed; 1: always; 0: never).
+ * made before the clock starts; default enough for 12,500 requests/s), BENCH_PROFILE (auto: when the target is
+ * missed, profile Arbiter and bare Express in one more run each; 1: always; 0: never).
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -61,7 +61,7 @@ async function measure(target: Target, tag: string, profile = false): Promise<Me
   let load: HelperChild | undefined;
   try {
     if (target.entry) {
-      server = await startServerChild({ name: target.name, entry: target.entry, env: { NODE_ENV: 'test' }, logFile: join(dir.path, 'server.log') });
+      server = await startServerChild({ name: target.name, entry: target.entry, env: { NODE_ENV: 'test' }, logFile: join(dir.path, 'server.log'), cpuProfDir: profileDir });
     } else {
       smtp = startHelper(path('bench/parts/smtp-sink.ts'));
       server = await startArbiter(dir.path, await smtp.remote.call<number>('port'), { cpuProfDir: profileDir });
@@ -91,7 +91,7 @@ async function measure(target: Target, tag: string, profile = false): Promise<Me
       loadCpu: share(cpu.load),
       ...(target.entry ? {} : { database: arbiterCounts(dir.path) }),
       uptime: now,
-      ...(profileDir ? { profile: summariseProfile(profileIn(profileDir)) } : {}),
+      ...(profileDir ? { profile: profileOf(profileDir, result.measured) } : {}),
     };
   } catch (err) {
     if (server) process.stderr.write(`${server.name} said:\n${server.stderr()}\n`);
@@ -102,6 +102,12 @@ async function measure(target: Target, tag: string, profile = false): Promise<Me
     await smtp?.stop();
     dir.remove();
   }
+}
+
+/** The server's profile during the measured window, per request answered in it. */
+function profileOf(dir: string, phase: LoadPhase): ProfileSummary {
+  const answered = Object.values(phase.statusCodes).reduce((a, b) => a + b, 0);
+  return summariseProfile(profileIn(dir), { top: 20, window: [phase.startedMonoUs, phase.endedMonoUs], items: { count: answered, what: 'request' } });
 }
 
 const pct = (x: number | null) => (x === null ? 'n/a' : `${(x * 100).toFixed(0)} %`);
@@ -151,12 +157,15 @@ console.log(
 );
 if (db.webhookEvents < acceptedInAll) console.log('LOST: fewer deliveries recorded than answered 200 accepted');
 
-let profiled: Measurement | undefined;
+const profiled: Measurement[] = [];
 if (PROFILE === '1' || (PROFILE === 'auto' && !met)) {
-  console.log('\nProfiling Arbiter (one more run, with --cpu-prof; its figures are slowed by the profiler and not counted):');
-  profiled = await measure(TARGETS[0]!, `${runTag}p`, true);
-  console.log(`${fixed(profiled.measured.requestsPerSecond)} requests/s while profiled, server CPU ${pct(profiled.serverCpu)}`);
-  console.log(formatProfile(profiled.profile!));
+  console.log('\nProfiles (one more run of Arbiter and of bare Express, each with --cpu-prof, cut to the measured window; slowed by the profiler, not counted):');
+  for (const [i, target] of TARGETS.slice(0, 2).entries()) {
+    const run = await measure(target, `${runTag}p${i}`, true);
+    profiled.push(run);
+    console.log(`\n${target.name}: ${fixed(run.measured.requestsPerSecond)} requests/s while profiled, server CPU ${pct(run.serverCpu)}`);
+    console.log(formatProfile(run.profile!));
+  }
 }
 
 const after = uptime();
@@ -170,6 +179,6 @@ const file = writeResults('ingest', {
   results,
   ratios,
   target: { arbiterToExpressAtLeast: TARGET, met },
-  ...(profiled ? { profiled } : {}),
+  ...(profiled.length ? { profiled } : {}),
 });
 console.log(`results written to ${file}`);

@@ -7,7 +7,7 @@
 import autocannon, { type Request, type Result } from 'autocannon';
 import { createHmac } from 'node:crypto';
 import { emit, serve } from './rpc.js';
-import { wallMs } from './time.js';
+import { monoUs, wallMs } from './time.js';
 
 export interface LoadPlan {
   /** The server's base URL; the webhooks go to /webhook/billing. */
@@ -44,6 +44,9 @@ export interface LoadPhase {
   statusCodes: Record<string, number>;
   startedAt: number;
   endedAt: number;
+  /** The same moments on the monotonic clock (to cut a CPU profile to this phase). */
+  startedMonoUs: number;
+  endedMonoUs: number;
 }
 
 export interface LoadResult {
@@ -118,8 +121,10 @@ async function run(plan: LoadPlan): Promise<LoadResult> {
   const phase = async (options: { duration?: number; amount?: number }): Promise<LoadPhase> => {
     tally = { accepted: 0, other: {} };
     const startedAt = wallMs();
+    const startedMonoUs = monoUs();
     const result: Result = await autocannon({ url: plan.url, connections: plan.connections, timeout: 30, requests: [request], ...options });
     const endedAt = wallMs();
+    const endedMonoUs = monoUs();
     const seconds = (endedAt - startedAt) / 1000;
     const statusCodes = Object.fromEntries(Object.entries(result.statusCodeStats ?? {}).map(([code, { count }]) => [code, Number(count)]));
     const answered = Object.values(statusCodes).reduce((a, b) => a + b, 0);
@@ -136,6 +141,8 @@ async function run(plan: LoadPlan): Promise<LoadResult> {
       statusCodes,
       startedAt,
       endedAt,
+      startedMonoUs,
+      endedMonoUs,
     };
   };
 

@@ -5,7 +5,7 @@
  */
 import { startSmtp } from '../../stand-ins/smtp.js';
 import { serve } from './rpc.js';
-import { wallMs } from './time.js';
+import { monoUs, wallMs } from './time.js';
 
 export interface SmtpPhase {
   expected: number;
@@ -13,17 +13,23 @@ export interface SmtpPhase {
   /** When the phase's first and its expected-th message were acknowledged (wallMs); null if they never came. */
   firstAt: number | null;
   lastAt: number | null;
+  /** lastAt on the monotonic clock. */
+  lastMonoUs: number | null;
   recipients: string[];
   cpuSeconds: number;
   errors: string[];
 }
 
 const smtp = await startSmtp();
-let phase: { mark: number; expected: number; cpu: NodeJS.CpuUsage; errors: number; first: Promise<number | null>; last: Promise<number | null> } | undefined;
+interface Moment {
+  wall: number;
+  mono: number;
+}
+let phase: { mark: number; expected: number; cpu: NodeJS.CpuUsage; errors: number; first: Promise<Moment | null>; last: Promise<Moment | null> } | undefined;
 
 const at = (count: number, timeoutMs: number) =>
   smtp.waitFor(count, timeoutMs).then(
-    () => wallMs(),
+    (): Moment => ({ wall: wallMs(), mono: monoUs() }),
     () => null,
   );
 
@@ -39,7 +45,7 @@ serve({
   async finish({ settleMs }: { settleMs: number }): Promise<SmtpPhase> {
     if (!phase) throw new Error('no phase started');
     const { mark, expected } = phase;
-    const [firstAt, lastAt] = await Promise.all([phase.first, phase.last]);
+    const [first, last] = await Promise.all([phase.first, phase.last]);
     await new Promise((r) => setTimeout(r, settleMs));
     const cpu = process.cpuUsage(phase.cpu);
     const messages = smtp.messages.slice(mark);
@@ -47,6 +53,6 @@ serve({
     phase = undefined;
     // The parsed messages are no longer needed; keeping them would only grow this process.
     for (let i = mark; i < smtp.messages.length; i++) smtp.messages[i]!.raw = Buffer.alloc(0);
-    return { expected, received: messages.length, firstAt, lastAt, recipients: messages.map((m) => m.to), cpuSeconds: (cpu.user + cpu.system) / 1e6, errors };
+    return { expected, received: messages.length, firstAt: first?.wall ?? null, lastAt: last?.wall ?? null, lastMonoUs: last?.mono ?? null, recipients: messages.map((m) => m.to), cpuSeconds: (cpu.user + cpu.system) / 1e6, errors };
   },
 });
