@@ -171,11 +171,12 @@ try {
   const ratio = ratioOf(arbiter);
   const met = ratio >= TARGET;
   const row = (name: string, d: Delivery, senderCpu: number | null, r: number | null) => [
-    name, d.expected, d.received, d.lost, d.twice, d.unexpected, fixed(d.seconds, 2), fixed(d.emailsPerSecond), r === null ? '' : r.toFixed(2), fixed(senderCpu, 1), fixed(d.smtpCpuSeconds, 1),
+    name, d.expected, d.received, d.lost, d.twice, d.unexpected, fixed(d.seconds, 2), fixed(d.emailsPerSecond), r === null ? '' : r.toFixed(2), fixed(senderCpu, 1),
+    fixed(senderCpu === null ? null : (senderCpu * 1000) / d.expected, 2), fixed(d.smtpCpuSeconds, 1),
   ];
   console.log(
     `\n${table(
-      ['sender', 'expected', 'received', 'lost', 'twice', 'unexpected', 'seconds', 'emails/s', 'vs bare pool', 'sender CPU s', 'SMTP server CPU s'],
+      ['sender', 'expected', 'received', 'lost', 'twice', 'unexpected', 'seconds', 'emails/s', 'vs bare pool', 'sender CPU s', 'sender CPU ms/email', 'SMTP server CPU s'],
       [
         row('Arbiter (webhook to inbox)', arbiter.mail, arbiter.serverCpuSeconds, ratio),
         ...(compared ? [row(`Arbiter at ${compared.commit.slice(0, 8)} (webhook to inbox)`, compared.mail, compared.serverCpuSeconds, ratioOf(compared))] : []),

@@ -110,15 +110,18 @@ function profileOf(dir: string, phase: LoadPhase): ProfileSummary {
   return summariseProfile(profileIn(dir), { top: 20, window: [phase.startedMonoUs, phase.endedMonoUs], items: { count: answered, what: 'request' } });
 }
 
+/** CPU time the server used per request answered in the measured window: less bent by a busy machine than requests/s. */
+const cpuPerRequestMs = (r: Measurement) => (r.serverCpu === null ? null : (r.serverCpu * 1000) / r.measured.requestsPerSecond);
+
 const pct = (x: number | null) => (x === null ? 'n/a' : `${(x * 100).toFixed(0)} %`);
 
 function report(results: Measurement[]): string {
   return table(
-    ['server', 'requests/s', 'p50 ms', 'p99 ms', '200 accepted', 'non-2xx', 'other answers', 'socket errors', 'server CPU', 'autocannon CPU'],
+    ['server', 'requests/s', 'p50 ms', 'p99 ms', '200 accepted', 'non-2xx', 'other answers', 'socket errors', 'server CPU', 'server CPU ms/request', 'autocannon CPU'],
     results.map((r) => {
       const m = r.measured;
       const other = Object.values(m.other).reduce((a, b) => a + b, 0);
-      return [r.name, fixed(m.requestsPerSecond), fixed(m.latencyMs.p50), fixed(m.latencyMs.p99), m.accepted, m.non2xx, other, m.errors, pct(r.serverCpu), pct(r.loadCpu)];
+      return [r.name, fixed(m.requestsPerSecond), fixed(m.latencyMs.p50), fixed(m.latencyMs.p99), m.accepted, m.non2xx, other, m.errors, pct(r.serverCpu), fixed(cpuPerRequestMs(r), 2), pct(r.loadCpu)];
     }),
   );
 }
@@ -139,12 +142,15 @@ const [arbiter, express, http] = results as [Measurement, Measurement, Measureme
 const ratios = {
   arbiterToExpress: arbiter.measured.requestsPerSecond / express.measured.requestsPerSecond,
   arbiterToNodeHttp: arbiter.measured.requestsPerSecond / http.measured.requestsPerSecond,
+  /** Bare Express's CPU per request over Arbiter's: the throughput ratio a machine with a core to spare for each would show. */
+  cpuPerRequestExpressToArbiter: (cpuPerRequestMs(express) ?? NaN) / (cpuPerRequestMs(arbiter) ?? NaN),
 };
 const met = ratios.arbiterToExpress >= TARGET;
 
 console.log(`\n${report(results)}\n`);
 console.log(`Arbiter / bare Express: ${ratios.arbiterToExpress.toFixed(2)} (target at least ${TARGET}: ${met ? 'met' : 'missed'})`);
 console.log(`Arbiter / bare node:http: ${ratios.arbiterToNodeHttp.toFixed(2)}`);
+console.log(`CPU per request, bare Express / Arbiter: ${ratios.cpuPerRequestExpressToArbiter.toFixed(2)}`);
 for (const r of results) {
   for (const [answer, n] of Object.entries(r.measured.other)) console.log(`${r.name} answered ${n} times: ${answer}`);
   if (r.signedLive > 0) console.log(`${r.name}: the pool of ${POOL} ran out; ${r.signedLive} deliveries were signed while sending (raise BENCH_POOL)`);
