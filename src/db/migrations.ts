@@ -223,4 +223,11 @@ export const migrations: Migration[] = [
       CREATE INDEX jobs_finished ON jobs (status, finished_at);
     `,
   },
+  {
+    version: 9,
+    name: 'finding the next job of a kind without reading the jobs of other kinds',
+    sql: `
+      CREATE INDEX jobs_pending_kind ON jobs (kind, run_at) WHERE status = 'pending';
+    `,
+  },
 ];
