@@ -89,6 +89,8 @@ export function createWorker(options: WorkerOptions): Worker {
     const now = clock.now().getTime();
     let soonest: number | undefined;
     for (const lane of lanes.values()) {
+      // A full lane takes its next job when one of its own ends (run's finally pumps), not on a timer.
+      if (lane.running.size >= lane.slots) continue;
       const due = queue.nextRunAt(lane.kinds)?.getTime();
       if (due === undefined) continue;
       const at = Math.max(due, lane.pausedUntil);

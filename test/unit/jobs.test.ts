@@ -275,3 +275,33 @@ test('a lane-wide wait (rate limit) defers the job without counting an attempt a
   await until(() => s.queue.counts().done === 3, 5000, 'lane resumed');
   assert.equal(s.queue.counts().dead, 0);
 });
+
+test('a lane with every slot taken waits for a slot to free, rather than reading the queue over and over', async (t) => {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const dir = tempDir();
+  const db = openDatabase(join(dir.path, 'arbiter.db'));
+  const queue = createJobQueue(db, systemClock);
+  let looks = 0;
+  const counted = { ...queue, nextRunAt: (kinds: readonly string[]) => (looks++, queue.nextRunAt(kinds)) };
+  const worker = createWorker({
+    queue: counted,
+    kinds: { reconcile: { lane: 'discord', run: async () => gate } },
+    lanes: { discord: 1 },
+    log: silentLogger(),
+    clock: systemClock,
+    audit: createAuditLog(db, systemClock),
+    pollMs: 600_000,
+  });
+  t.after(async () => { release(); await worker.stop(); db.close(); dir.remove(); });
+  queue.enqueue('reconcile', 'a');
+  queue.enqueue('reconcile', 'b');
+  worker.start();
+  await until(() => queue.counts().running === 1, 5000, 'the only slot taken');
+  const before = looks;
+  await new Promise((r) => setTimeout(r, 200));
+  // Job b is due all along; the end of job a is what lets it run.
+  assert.ok(looks - before <= 2, `the queue was read ${looks - before} times while the only slot was taken`);
+  release();
+  await until(() => queue.counts().done === 2, 5000, 'both done');
+});
