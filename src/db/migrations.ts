@@ -223,4 +223,13 @@ export const migrations: Migration[] = [
       CREATE INDEX jobs_finished ON jobs (status, finished_at);
     `,
   },
+  {
+    version: 9,
+    name: "a person's whole history of grants and blocks",
+    sql: `
+      -- role_grants_user holds only grants in force; the member page lists revoked ones too, which was a pass over the
+      -- whole table. Ending in id keeps each person's rows newest first without a sort.
+      CREATE INDEX role_grants_history ON role_grants (discord_id, id);
+    `,
+  },
 ];

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { auditListSql, createAuditLog, type AuditLog, type AuditRow } from '../../src/audit/log.js';
 import { openDatabase, type Db } from '../../src/db/open.js';
+import { createGrantStore, GRANT_HISTORY_SQL } from '../../src/roles/grants.js';
 import { tempDir, type TempDir } from '../support/config.js';
 
 const plan = (db: Db, sql: string, params: unknown) =>
@@ -72,5 +73,36 @@ describe('the audit history of one person or subscription', () => {
       }
     }
     assert.equal(audit.list().length, 100, 'a hundred rows unless told otherwise');
+  });
+});
+
+describe("a person's grants and blocks", () => {
+  test('their whole history, revoked ones included, is searched through an index, newest first without a sort', () => {
+    const dir = tempDir();
+    const db = openDatabase(join(dir.path, 'arbiter.db'));
+    try {
+      const lines = plan(db, GRANT_HISTORY_SQL, ['600000000000000001']);
+      assert.ok(lines.every((l) => /^SEARCH role_grants USING INDEX /.test(l)) && !lines.some((l) => /TEMP B-TREE/.test(l)), lines.join('\n'));
+    } finally {
+      db.close();
+      dir.remove();
+    }
+  });
+
+  test("the history lists one person's grants and blocks, revoked or not, newest first", () => {
+    const dir = tempDir();
+    const db = openDatabase(join(dir.path, 'arbiter.db'));
+    try {
+      const grants = createGrantStore(db, { now: () => new Date('2026-03-01T00:00:00Z') });
+      const by = { created_by: 'admin:500000000000000001', created_by_name: 'Ada', reason: 'r', expires_at: null };
+      const first = grants.add({ ...by, discord_id: '600000000000000001', kind: 'grant', role_id: '300000000000000001' });
+      grants.add({ ...by, discord_id: '600000000000000002', kind: 'grant', role_id: '300000000000000001' });
+      const block = grants.add({ ...by, discord_id: '600000000000000001', kind: 'block', role_id: null });
+      assert.equal(grants.revoke(first, { actor: 'admin:500000000000000001', name: 'Ada' }, 'ended'), true);
+      assert.deepEqual(grants.history('600000000000000001').map((g) => g.id), [block, first]);
+    } finally {
+      db.close();
+      dir.remove();
+    }
   });
 });
