@@ -230,4 +230,13 @@ export const migrations: Migration[] = [
       CREATE INDEX jobs_pending_kind ON jobs (kind, run_at) WHERE status = 'pending';
     `,
   },
+  {
+    version: 10,
+    name: "a person's whole history of grants and blocks",
+    sql: `
+      -- role_grants_user holds only grants in force; the member page lists revoked ones too, which was a pass over the
+      -- whole table. Ending in id keeps each person's rows newest first without a sort.
+      CREATE INDEX role_grants_history ON role_grants (discord_id, id);
+    `,
+  },
 ];

@@ -34,10 +34,13 @@ export interface GrantStore {
   revoke(id: number, by: { actor: string; name: string | null }, reason: string): boolean;
 }
 
+/** Every grant and block of one user, newest first. Exported for the query-plan tests. */
+export const GRANT_HISTORY_SQL = 'SELECT * FROM role_grants WHERE discord_id = ? ORDER BY id DESC';
+
 export function createGrantStore(db: Db, clock: Clock): GrantStore {
   const inForce = `revoked_at IS NULL AND (expires_at IS NULL OR expires_at > @now)`;
   const active = db.prepare(`SELECT * FROM role_grants WHERE discord_id = @discordId AND ${inForce} ORDER BY id`);
-  const history = db.prepare(`SELECT * FROM role_grants WHERE discord_id = ? ORDER BY id DESC`);
+  const history = db.prepare(GRANT_HISTORY_SQL);
   const get = db.prepare(`SELECT * FROM role_grants WHERE id = ?`);
   const subjects = db.prepare(`SELECT DISTINCT discord_id FROM role_grants WHERE ${inForce}`).pluck();
   const add = db.prepare(`INSERT INTO role_grants (discord_id, kind, role_id, reason, created_by, created_by_name, created_at, expires_at)

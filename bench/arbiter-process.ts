@@ -1,0 +1,266 @@
+/**
+ * Arbiter in its own process, as systemd runs it (production mode, JSON log to a file), with the stand-ins for
+ * Discord, Ghost and SMTP in this process: the time from spawn to the first 200 from /health, its memory from
+ * /proc, signed webhook load, and an admin signed in through the Discord stand-in. Used by bench/scale.ts and
+ * bench/footprint.ts.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { startFakeDiscord, type FakeDiscord } from '../stand-ins/discord.js';
+import { startFakeGhost, type FakeGhost } from '../stand-ins/ghost.js';
+import { startSmtp, type TestSmtp } from '../stand-ins/smtp.js';
+import { ADMIN } from '../test/support/admin.js';
+import { WEBHOOK_SECRET } from '../test/support/config.js';
+import { eventBody, standardHeaders, type EventFields } from '../test/support/webhooks.js';
+import { Browser, freePort } from '../test/support/world.js';
+
+export const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const TSX = import.meta.resolve('tsx');
+const SQL_TRACE = fileURLToPath(new URL('./sql-trace.ts', import.meta.url));
+const GUILD_ID = '200000000000000001';
+const CLIENT = { clientId: '400000000000000001', clientSecret: 'bench-client-secret', botToken: 'bench-bot-token-0123456789abcdef' };
+
+export interface StandIns {
+  discord: FakeDiscord;
+  ghost: FakeGhost;
+  smtp: TestSmtp;
+  close(): Promise<void>;
+}
+
+/** Discord with the tiers' roles (answering at once: no rate limits reached), Ghost, and an SMTP server. */
+export async function startStandIns(roles: { id: string; name: string }[]): Promise<StandIns> {
+  const discord = await startFakeDiscord({
+    ...CLIENT,
+    guildId: GUILD_ID,
+    guildName: 'Bench Server',
+    roles: roles.map((r, i) => ({ ...r, position: i + 1 })),
+    botRolePosition: roles.length + 5,
+  });
+  const ghost = await startFakeGhost();
+  const smtp = await startSmtp();
+  return { discord, ghost, smtp, close: async () => void (await Promise.all([discord.close(), ghost.close(), smtp.close()])) };
+}
+
+/** `dist`: node dist/main.js, as npm start and the systemd unit run it. `tsx`: node --import tsx src/main.ts. */
+export type Entry = 'dist' | 'tsx';
+
+export interface ArbiterOptions {
+  /** Holds roles.json and arbiter.log; DATA_DIR is `<dir>/data`. */
+  dir: string;
+  standIns: StandIns;
+  tiers: Record<string, string[]>;
+  entry: Entry;
+  env?: Record<string, string>;
+  /** Record each distinct SQL statement run into this file (bench/sql-trace.ts; needs tsx, so only with entry tsx). */
+  sqlTrace?: string;
+  /** Extra node options, e.g. --cpu-prof. */
+  nodeArgs?: string[];
+}
+
+export interface RunningArbiter {
+  url: string;
+  pid: number;
+  child: ChildProcess;
+  /** From spawn to the first 200 from /health, ms. */
+  healthyMs: number;
+  log: string;
+  memory(): Memory;
+  stop(): Promise<void>;
+}
+
+/** Resident memory now and at its highest so far, MB (VmRSS and VmHWM of /proc/<pid>/status). */
+export interface Memory {
+  rssMb: number;
+  hwmMb: number;
+}
+
+export function memoryOf(pid: number): Memory {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+  return { rssMb: kb('VmRSS') / 1024, hwmMb: kb('VmHWM') / 1024 };
+}
+
+export function arbiterEnv(options: ArbiterOptions, port: number): Record<string, string> {
+  const { discord, ghost, smtp } = options.standIns;
+  writeFileSync(join(options.dir, 'roles.json'), JSON.stringify({ tiers: options.tiers }));
+  return {
+    PATH: process.env.PATH ?? '',
+    NODE_ENV: 'production',
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    APP_URL: `http://127.0.0.1:${port}`,
+    DATA_DIR: join(options.dir, 'data'),
+    ROLES_FILE: join(options.dir, 'roles.json'),
+    WEBHOOK_SECRET,
+    SESSION_SECRET: 'bench-session-secret-0123456789abcdef0123456789',
+    EMAIL_FROM: 'Arbiter <arbiter@example.test>',
+    SMTP_HOST: '127.0.0.1',
+    SMTP_PORT: String(smtp.port),
+    DISCORD_CLIENT_ID: CLIENT.clientId,
+    DISCORD_CLIENT_SECRET: CLIENT.clientSecret,
+    DISCORD_BOT_TOKEN: CLIENT.botToken,
+    DISCORD_GUILD_ID: GUILD_ID,
+    DISCORD_API_URL: discord.apiUrl,
+    DISCORD_AUTHORIZE_URL: discord.authorizeUrl,
+    CMS_URL: ghost.url,
+    CMS_ADMIN_KEY: ghost.adminKey,
+    ADMIN_DISCORD_IDS: ADMIN.id,
+    LOG_LEVEL: 'info',
+    ...options.env,
+  };
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export async function startArbiter(options: ArbiterOptions): Promise<RunningArbiter> {
+  const port = await freePort();
+  const env = arbiterEnv(options, port);
+  const args = [...(options.nodeArgs ?? [])];
+  if (options.entry === 'tsx' || options.sqlTrace) args.push('--import', TSX);
+  if (options.sqlTrace) {
+    if (options.entry !== 'tsx') throw new Error('the SQL trace is loaded through tsx: use entry tsx');
+    args.push('--import', SQL_TRACE);
+    env.BENCH_SQL_TRACE = options.sqlTrace;
+  }
+  args.push(options.entry === 'dist' ? join(ROOT, 'dist/main.js') : join(ROOT, 'src/main.ts'));
+  if (options.entry === 'tsx') env.TSX_TSCONFIG_PATH = join(ROOT, 'tsconfig.json');
+  const log = join(options.dir, 'arbiter.log');
+  const out = openSync(log, 'a');
+  const spawnedAt = performance.now();
+  const child = spawn(process.execPath, args, { cwd: options.dir, env, stdio: ['ignore', out, out] });
+  closeSync(out);
+  let exited: string | null = null;
+  const gone = new Promise<void>((resolve) =>
+    child.once('exit', (code, signal) => {
+      exited = `exited with ${code ?? signal}`;
+      resolve();
+    }),
+  );
+  const url = `http://127.0.0.1:${port}`;
+  let healthyMs = NaN;
+  for (const deadline = spawnedAt + 120_000; ; ) {
+    if (exited) throw new Error(`Arbiter ${exited} before it was healthy; its log:\n${readFileSync(log, 'utf8').slice(-3000)}`);
+    try {
+      const res = await fetch(`${url}/health`);
+      await res.arrayBuffer();
+      if (res.status === 200) {
+        healthyMs = performance.now() - spawnedAt;
+        break;
+      }
+    } catch {
+      // not listening yet
+    }
+    if (performance.now() > deadline) throw new Error('Arbiter was not healthy within 120 s');
+    await sleep(5);
+  }
+  return {
+    url,
+    pid: child.pid!,
+    child,
+    healthyMs,
+    log,
+    memory: () => memoryOf(child.pid!),
+    async stop() {
+      if (exited) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      await gone;
+      clearTimeout(timer);
+    },
+  };
+}
+
+export interface IngestResult {
+  deliveries: number;
+  concurrency: number;
+  seconds: number;
+  perSecond: number;
+  p50: number;
+  p99: number;
+  max: number;
+  /** Every delivery's time, ms, sorted. */
+  latencies: number[];
+}
+
+export function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+export function median(values: number[]): number {
+  return percentile([...values].sort((a, b) => a - b), 50);
+}
+
+/** Signed deliveries (Standard Webhooks) posted by `concurrency` clients; any answer but 200 stops the run. */
+export async function ingest(url: string, total: number, concurrency: number, fields: (i: number) => EventFields): Promise<IngestResult> {
+  const latencies: number[] = [];
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < total) {
+        const i = next++;
+        const body = eventBody(fields(i));
+        const t0 = performance.now();
+        const res = await fetch(`${url}/webhook/billing`, { method: 'POST', headers: standardHeaders(WEBHOOK_SECRET, body), body });
+        const text = await res.text();
+        if (res.status !== 200) throw new Error(`delivery ${i} answered ${res.status}: ${text.slice(0, 300)}`);
+        latencies.push(performance.now() - t0);
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  return { deliveries: total, concurrency, seconds, perSecond: total / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies.at(-1)!, latencies };
+}
+
+/** An admin signed in through the Discord stand-in, as a browser would; the dashboard it lands on is returned too. */
+export async function signInAdmin(arbiter: RunningArbiter, discord: FakeDiscord): Promise<{ browser: Browser; ms: number }> {
+  discord.addUser(ADMIN);
+  discord.signIn(ADMIN.id);
+  const browser = new Browser();
+  const t0 = performance.now();
+  const { res, hops } = await browser.follow(`${arbiter.url}/admin/login`);
+  await res.text();
+  if (res.status !== 200 || new URL(hops.at(-1)!).pathname !== '/admin') throw new Error(`admin sign-in ended at ${hops.at(-1)} with ${res.status}`);
+  return { browser, ms: performance.now() - t0 };
+}
+
+/** One GET of a panel page, whole body read; ms. */
+export async function timedGet(browser: Browser, url: string): Promise<number> {
+  const t0 = performance.now();
+  const res = await browser.get(url);
+  const body = await res.text();
+  const ms = performance.now() - t0;
+  if (res.status !== 200) throw new Error(`${url} answered ${res.status}: ${body.slice(0, 300)}`);
+  return ms;
+}
+
+export interface Machine {
+  date: string;
+  cpus: number;
+  cpuModel: string;
+  ramGb: number;
+  node: string;
+  /** `uptime`'s load averages (1, 5, 15 min). */
+  load: string;
+}
+
+export function loadAverage(): string {
+  return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+}
+
+export function machine(): Machine {
+  const nproc = Number(execFileSync('nproc', { encoding: 'utf8' }).trim());
+  return {
+    date: new Date().toISOString(),
+    cpus: nproc,
+    cpuModel: cpus()[0]?.model ?? 'unknown',
+    ramGb: Math.round(totalmem() / 1e9),
+    node: process.version,
+    load: loadAverage(),
+  };
+}
