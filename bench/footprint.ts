@@ -13,7 +13,9 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { tempDir } from '../test/support/config.js';
 import { parseSamples } from '../test/support/prometheus.js';
-import { ingest, loadAverage, machine, median, memoryOf, ROOT, startArbiter, startStandIns, type Entry, type IngestResult, type Memory } from './arbiter-process.js';
+import { ingest, memoryOf, startArbiter, startStandIns, type Entry, type IngestResult, type Memory } from './parts/arbiter-process.js';
+import { ROOT } from './parts/processes.js';
+import { loadNow, machine, median } from './parts/report.js';
 import { ROLE_ASCENDED, ROLE_AWAKENED, SCALE_TIERS } from './scale-data.js';
 
 const STARTS = Number(process.env.BENCH_FOOTPRINT_STARTS ?? 5);
@@ -71,7 +73,7 @@ async function peakDuring<T>(pid: number, work: () => Promise<T>): Promise<{ val
 
 async function measure(entry: Entry, standIns: Awaited<ReturnType<typeof startStandIns>>): Promise<EntryResult> {
   const dir = tempDir(`arbiter-bench-footprint-${entry}-`);
-  const load = [loadAverage()];
+  const load = [loadNow().join(' ')];
   const healthyMs: number[] = [];
   try {
     // The first start makes the database; the others find it, as every restart does.
@@ -88,7 +90,7 @@ async function measure(entry: Entry, standIns: Awaited<ReturnType<typeof startSt
       const idle = arbiter.memory();
       const heap = await heapOf(arbiter.url);
       console.log(`${entry}: idle after ${IDLE_MS / 1000} s: RSS ${idle.rssMb.toFixed(1)} MB (highest so far ${idle.hwmMb.toFixed(1)} MB); V8 heap ${heap.heapUsed.toFixed(1)} of ${heap.heapTotal.toFixed(1)} MB, external ${heap.external.toFixed(1)} MB`);
-      load.push(loadAverage());
+      load.push(loadNow().join(' '));
       const run = Date.now().toString(36);
       const burst = await peakDuring(arbiter.pid, async () => {
         const result = await ingest(arbiter.url, BURST, BURST_CONCURRENCY, (i) => ({ subscription_id: `sub_${run}_${i}`, customer_email: `burst.${run}.${i}@example.com` }));
@@ -100,7 +102,7 @@ async function measure(entry: Entry, standIns: Awaited<ReturnType<typeof startSt
       console.log(`${entry}: burst of ${BURST} deliveries at ${BURST_CONCURRENCY} connections (${burst.value.perSecond.toFixed(0)}/s): peak RSS ${burst.peakRssMb.toFixed(1)} MB, VmHWM ${after.hwmMb.toFixed(1)} MB`);
       await sleep(IDLE_MS);
       const idleAfter = arbiter.memory();
-      load.push(loadAverage());
+      load.push(loadNow().join(' '));
       console.log(`${entry}: idle ${IDLE_MS / 1000} s after the burst: RSS ${idleAfter.rssMb.toFixed(1)} MB`);
       standIns.smtp.messages.length = 0;
       const { latencies: _all, ...ingested } = burst.value;
@@ -188,7 +190,7 @@ async function startProfile(standIns: Awaited<ReturnType<typeof startStandIns>>)
 // ---------------------------------------------------------------------------------------------------------------
 
 const host = machine();
-console.log(`Footprint benchmark: ${host.cpus} CPUs (${host.cpuModel}), ${host.ramGb} GB, Node ${host.node}, load ${host.load}`);
+console.log(`Footprint benchmark: ${host.nproc} CPUs (${host.cpu}), ${host.ramGiB} GiB, Node ${host.node}, load ${host.load.join(' ')}`);
 if (!process.env.BENCH_FOOTPRINT_NO_BUILD) {
   console.log('npm run build...');
   execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });

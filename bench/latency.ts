@@ -20,9 +20,9 @@ import { createSubscriptionStore } from '../src/subscriptions/store.js';
 import { tempDir, testEnv, WEBHOOK_SECRET } from '../test/support/config.js';
 import { eventBody, standardHeaders } from '../test/support/webhooks.js';
 import { Browser, freePort, GUILD_ID, ROLE, WORLD_TIERS } from '../test/support/world.js';
-import {
-  commitProbe, describeMachine, loadNow, machine, percentiles, startArbiter, table, until, writeResults, type Percentiles,
-} from './discord-support.js';
+import { startArbiter } from './parts/arbiter-process.js';
+import { commitProbe, describeMachine, loadNow, machine, percentiles, table, writeResults, type Percentiles } from './parts/report.js';
+import { until } from '../test/support/server.js';
 
 const UPGRADES = Number(process.env.BENCH_LATENCY_UPGRADES ?? 200);
 /** How the upgrades are sent: "one" (each once the last role is on Discord), "1" (back to back), or N at once. */
@@ -237,7 +237,7 @@ db.close();
 writeFileSync(join(dir.path, 'roles.json'), JSON.stringify({ tiers: WORLD_TIERS }));
 
 const port = await freePort();
-const arbiter = await startArbiter(testEnv(dir.path, {
+const arbiter = await startArbiter({ dir: dir.path, entry: 'tsx', env: testEnv(dir.path, {
   PORT: String(port),
   APP_URL: `http://127.0.0.1:${port}`,
   SMTP_HOST: '127.0.0.1',
@@ -252,7 +252,7 @@ const arbiter = await startArbiter(testEnv(dir.path, {
   CMS_ADMIN_KEY: ghost.adminKey,
   LOG_LEVEL: 'info',
   RECONCILE_INTERVAL_MINUTES: '0',
-}), dir.path);
+}) });
 const upgradeResults = [];
 let linkResult: Awaited<ReturnType<typeof linkFlows>> | undefined;
 try {

@@ -18,7 +18,9 @@ import { performance } from 'node:perf_hooks';
 import { fold } from '../src/subscriptions/store.js';
 import { tempDir } from '../test/support/config.js';
 import type { Browser } from '../test/support/world.js';
-import { ingest, loadAverage, machine, median, percentile, ROOT, signInAdmin, startArbiter, startStandIns, timedGet, type IngestResult, type RunningArbiter, type StandIns } from './arbiter-process.js';
+import { ingest, signInAdmin, startArbiter, startStandIns, timedGet, type IngestResult, type RunningArbiter, type StandIns } from './parts/arbiter-process.js';
+import { ROOT } from './parts/processes.js';
+import { loadNow, machine, median, percentile } from './parts/report.js';
 import { statementKey } from './sql-trace.js';
 import { fillScaleDatabase, ROLE_ASCENDED, ROLE_AWAKENED, SCALE_TIERS, scaleTargets, type ScaleTargets } from './scale-data.js';
 
@@ -190,7 +192,7 @@ function deliveryFields(side: Side, run: string) {
  * same changes.
  */
 async function measureBoth(standIns: StandIns, dirs: Record<Size, string>, fills: Record<Size, { fillSeconds: number | null }>): Promise<Record<Size, SizeResult>> {
-  const load: string[] = [loadAverage()];
+  const load: string[] = [loadNow().join(' ')];
   const sizes = { small: SMALL, large: LARGE };
   const before = {} as Record<Size, { rows: Record<string, number>; filled: number }>;
   for (const size of ['small', 'large'] as const) before[size] = { rows: rowCounts(join(dirs[size], 'data/arbiter.db')), filled: diskMb(join(dirs[size], 'data')) };
@@ -220,7 +222,7 @@ async function measureBoth(standIns: StandIns, dirs: Record<Size, string>, fills
       }
     }
     const running = { small: diskMb(join(dirs.small, 'data')), large: diskMb(join(dirs.large, 'data')) };
-    load.push(loadAverage());
+    load.push(loadNow().join(' '));
     for (const side of both) phaseDone(side, 'ingest (and the worker)');
 
     console.log('  waiting for the first daily prune of each (5 minutes after its start)...');
@@ -242,7 +244,7 @@ async function measureBoth(standIns: StandIns, dirs: Record<Size, string>, fills
       console.log(`  ${name}: median ${median(times.small[name]).toFixed(1)} ms small, ${median(times.large[name]).toFixed(1)} ms large`);
       for (const side of both) phaseDone(side, name);
     }
-    load.push(loadAverage());
+    load.push(loadNow().join(' '));
 
     // Each search is checked to find its subscriber: a fast search that finds nothing would prove nothing.
     for (const side of both) {
@@ -352,7 +354,7 @@ const fmt = (n: number | null, digits = 2) => (n === null ? '-' : n.toFixed(digi
 // ---------------------------------------------------------------------------------------------------------------
 
 const host = machine();
-console.log(`Scale benchmark: ${SMALL.toLocaleString('en')} vs ${LARGE.toLocaleString('en')} subscriptions, ${host.cpus} CPUs (${host.cpuModel}), ${host.ramGb} GB, Node ${host.node}, load ${host.load}`);
+console.log(`Scale benchmark: ${SMALL.toLocaleString('en')} vs ${LARGE.toLocaleString('en')} subscriptions, ${host.nproc} CPUs (${host.cpu}), ${host.ramGiB} GiB, Node ${host.node}, load ${host.load.join(' ')}`);
 const work = { small: tempDir('arbiter-bench-scale-small-'), large: tempDir('arbiter-bench-scale-large-') };
 const standIns = await startStandIns([
   { id: ROLE_AWAKENED, name: 'Awakened' },

@@ -17,7 +17,9 @@ import { createJobQueue } from '../src/jobs/queue.js';
 import { SWEEP_JOB, SWEEP_KEY } from '../src/roles/jobs.js';
 import { createSubscriptionStore } from '../src/subscriptions/store.js';
 import { tempDir, testEnv } from '../test/support/config.js';
-import { commitProbe, describeMachine, loadNow, machine, percentiles, startArbiter, table, until, writeResults } from './discord-support.js';
+import { startArbiter } from './parts/arbiter-process.js';
+import { commitProbe, describeMachine, loadNow, machine, percentiles, table, writeResults, type Percentiles } from './parts/report.js';
+import { until } from '../test/support/server.js';
 
 const GUILD_ID = '200000000000000001';
 const ROLE = { awakened: '300000000000000001', ascended: '300000000000000002' };
@@ -145,25 +147,24 @@ async function run(s: Scenario) {
   writeFileSync(join(dir.path, 'roles.json'), JSON.stringify({ tiers: TIERS }));
 
   const lines = { jobMs: [] as number[], deferrals: 0, retries: 0, rateLimitWaits: 0, errors: [] as string[] };
-  const arbiter = await startArbiter(testEnv(dir.path, {
+  const arbiter = await startArbiter({ dir: dir.path, entry: 'tsx', env: testEnv(dir.path, {
     DISCORD_CLIENT_ID: CLIENT.clientId,
     DISCORD_CLIENT_SECRET: CLIENT.clientSecret,
     DISCORD_BOT_TOKEN: CLIENT.botToken,
     DISCORD_GUILD_ID: GUILD_ID,
     DISCORD_API_URL: discord.apiUrl,
     DISCORD_AUTHORIZE_URL: discord.authorizeUrl,
-    NODE_ENV: 'development',
     LOG_LEVEL: 'info',
     // No timer: the sweep queued above is the one measured.
     RECONCILE_INTERVAL_MINUTES: '0',
     SWEEP_MAX_REMOVALS: String(s.members),
-  }), dir.path, (line) => {
+  }), onLine: (line) => {
     if (line.msg === 'job done' && line.kind === 'reconcile') lines.jobMs.push(Number(line.ms));
     else if (line.msg === 'job waits: its lane is paused') lines.deferrals++;
     else if (line.msg === 'job will be retried') lines.retries++;
     else if (line.msg === 'Discord rate limit: the lane waits') lines.rateLimitWaits++;
     else if (line.level === 'error') lines.errors.push(String(line.msg));
-  });
+  } });
   try {
     await until(() => Date.now() >= started - 50, SWEEP_DELAY_MS + 1000, 'the sweep to be due', 10);
     const readyBefore = discord.identifies.length > 0;

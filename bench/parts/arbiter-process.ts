@@ -1,26 +1,27 @@
 /**
  * Arbiter in its own process, as systemd runs it (production mode, JSON log to a file), with the stand-ins for
  * Discord, Ghost and SMTP in this process: the time from spawn to the first 200 from /health, its memory from
- * /proc, signed webhook load, and an admin signed in through the Discord stand-in. Used by bench/scale.ts and
- * bench/footprint.ts.
+ * /proc, signed webhook load, and an admin signed in through the Discord stand-in. Used by bench/scale.ts,
+ * bench/footprint.ts, bench/sweep.ts and bench/latency.ts.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { startFakeDiscord, type FakeDiscord } from '../stand-ins/discord.js';
-import { startFakeGhost, type FakeGhost } from '../stand-ins/ghost.js';
-import { startSmtp, type TestSmtp } from '../stand-ins/smtp.js';
-import { ADMIN } from '../test/support/admin.js';
-import { WEBHOOK_SECRET } from '../test/support/config.js';
-import { eventBody, standardHeaders, type EventFields } from '../test/support/webhooks.js';
-import { Browser, freePort } from '../test/support/world.js';
+import { startFakeDiscord, type FakeDiscord } from '../../stand-ins/discord.js';
+import { startFakeGhost, type FakeGhost } from '../../stand-ins/ghost.js';
+import { startSmtp, type TestSmtp } from '../../stand-ins/smtp.js';
+import { ADMIN } from '../../test/support/admin.js';
+import { WEBHOOK_SECRET } from '../../test/support/config.js';
+import { eventBody, standardHeaders, type EventFields } from '../../test/support/webhooks.js';
+import { Browser, freePort } from '../../test/support/world.js';
+import { cpuSeconds, ROOT } from './processes.js';
+import { percentile } from './report.js';
 
-export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const TSX = import.meta.resolve('tsx');
-const SQL_TRACE = fileURLToPath(new URL('./sql-trace.ts', import.meta.url));
+const SQL_TRACE = fileURLToPath(new URL('../sql-trace.ts', import.meta.url));
 const GUILD_ID = '200000000000000001';
 const CLIENT = { clientId: '400000000000000001', clientSecret: 'bench-client-secret', botToken: 'bench-bot-token-0123456789abcdef' };
 
@@ -49,16 +50,20 @@ export async function startStandIns(roles: { id: string; name: string }[]): Prom
 export type Entry = 'dist' | 'tsx';
 
 export interface ArbiterOptions {
-  /** Holds roles.json and arbiter.log; DATA_DIR is `<dir>/data`. */
+  /** Its working directory; holds arbiter.log (and roles.json when `tiers` is given). */
   dir: string;
-  standIns: StandIns;
-  tiers: Record<string, string[]>;
   entry: Entry;
+  /** Settings pointing Arbiter at these stand-ins (Discord, Ghost, SMTP) and at an admin; `env` comes on top. */
+  standIns?: StandIns;
+  /** Written to <dir>/roles.json. */
+  tiers?: Record<string, string[]>;
   env?: Record<string, string>;
   /** Record each distinct SQL statement run into this file (bench/sql-trace.ts; needs tsx, so only with entry tsx). */
   sqlTrace?: string;
   /** Extra node options, e.g. --cpu-prof. */
   nodeArgs?: string[];
+  /** Each line of Arbiter's JSON log, parsed, as it is written (the log also goes to arbiter.log). */
+  onLine?: (line: Record<string, unknown>) => void;
 }
 
 export interface RunningArbiter {
@@ -69,6 +74,9 @@ export interface RunningArbiter {
   healthyMs: number;
   log: string;
   memory(): Memory;
+  /** User and system CPU time it has used so far, seconds. */
+  cpuSeconds(): number;
+  /** SIGTERM, and the graceful stop awaited. */
   stop(): Promise<void>;
 }
 
@@ -84,17 +92,10 @@ export function memoryOf(pid: number): Memory {
   return { rssMb: kb('VmRSS') / 1024, hwmMb: kb('VmHWM') / 1024 };
 }
 
-export function arbiterEnv(options: ArbiterOptions, port: number): Record<string, string> {
-  const { discord, ghost, smtp } = options.standIns;
-  writeFileSync(join(options.dir, 'roles.json'), JSON.stringify({ tiers: options.tiers }));
+function standInEnv({ discord, ghost, smtp }: StandIns): Record<string, string> {
   return {
-    PATH: process.env.PATH ?? '',
     NODE_ENV: 'production',
-    PORT: String(port),
     HOST: '127.0.0.1',
-    APP_URL: `http://127.0.0.1:${port}`,
-    DATA_DIR: join(options.dir, 'data'),
-    ROLES_FILE: join(options.dir, 'roles.json'),
     WEBHOOK_SECRET,
     SESSION_SECRET: 'bench-session-secret-0123456789abcdef0123456789',
     EMAIL_FROM: 'Arbiter <arbiter@example.test>',
@@ -110,15 +111,24 @@ export function arbiterEnv(options: ArbiterOptions, port: number): Record<string
     CMS_ADMIN_KEY: ghost.adminKey,
     ADMIN_DISCORD_IDS: ADMIN.id,
     LOG_LEVEL: 'info',
-    ...options.env,
   };
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Arbiter in its own process on a free port (or env.PORT), awaited until /health answers 200. */
 export async function startArbiter(options: ArbiterOptions): Promise<RunningArbiter> {
-  const port = await freePort();
-  const env = arbiterEnv(options, port);
+  const given = { ...(options.standIns ? standInEnv(options.standIns) : {}), ...options.env };
+  const port = Number(given.PORT) || (await freePort());
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '',
+    DATA_DIR: join(options.dir, 'data'),
+    ROLES_FILE: join(options.dir, 'roles.json'),
+    APP_URL: `http://127.0.0.1:${port}`,
+    ...given,
+    PORT: String(port),
+  };
+  if (options.tiers) writeFileSync(join(options.dir, 'roles.json'), JSON.stringify({ tiers: options.tiers }));
   const args = [...(options.nodeArgs ?? [])];
   if (options.entry === 'tsx' || options.sqlTrace) args.push('--import', TSX);
   if (options.sqlTrace) {
@@ -129,10 +139,21 @@ export async function startArbiter(options: ArbiterOptions): Promise<RunningArbi
   args.push(options.entry === 'dist' ? join(ROOT, 'dist/main.js') : join(ROOT, 'src/main.ts'));
   if (options.entry === 'tsx') env.TSX_TSCONFIG_PATH = join(ROOT, 'tsconfig.json');
   const log = join(options.dir, 'arbiter.log');
-  const out = openSync(log, 'a');
+  const out = createWriteStream(log, { flags: 'a' });
   const spawnedAt = performance.now();
-  const child = spawn(process.execPath, args, { cwd: options.dir, env, stdio: ['ignore', out, out] });
-  closeSync(out);
+  const child = spawn(process.execPath, args, { cwd: options.dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout!.pipe(out);
+  child.stderr!.pipe(out);
+  const onLine = options.onLine;
+  if (onLine) {
+    createInterface({ input: child.stdout! }).on('line', (text) => {
+      try {
+        onLine(JSON.parse(text) as Record<string, unknown>);
+      } catch {
+        // not a log line
+      }
+    });
+  }
   let exited: string | null = null;
   const gone = new Promise<void>((resolve) =>
     child.once('exit', (code, signal) => {
@@ -164,12 +185,14 @@ export async function startArbiter(options: ArbiterOptions): Promise<RunningArbi
     healthyMs,
     log,
     memory: () => memoryOf(child.pid!),
+    cpuSeconds: () => cpuSeconds(child.pid) ?? NaN,
     async stop() {
       if (exited) return;
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
       await gone;
       clearTimeout(timer);
+      out.end();
     },
   };
 }
@@ -184,14 +207,6 @@ export interface IngestResult {
   max: number;
   /** Every delivery's time, ms, sorted. */
   latencies: number[];
-}
-
-export function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
-
-export function median(values: number[]): number {
-  return percentile([...values].sort((a, b) => a - b), 50);
 }
 
 /** Signed deliveries (Standard Webhooks) posted by `concurrency` clients; any answer but 200 stops the run. */
@@ -237,30 +252,4 @@ export async function timedGet(browser: Browser, url: string): Promise<number> {
   const ms = performance.now() - t0;
   if (res.status !== 200) throw new Error(`${url} answered ${res.status}: ${body.slice(0, 300)}`);
   return ms;
-}
-
-export interface Machine {
-  date: string;
-  cpus: number;
-  cpuModel: string;
-  ramGb: number;
-  node: string;
-  /** `uptime`'s load averages (1, 5, 15 min). */
-  load: string;
-}
-
-export function loadAverage(): string {
-  return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-}
-
-export function machine(): Machine {
-  const nproc = Number(execFileSync('nproc', { encoding: 'utf8' }).trim());
-  return {
-    date: new Date().toISOString(),
-    cpus: nproc,
-    cpuModel: cpus()[0]?.model ?? 'unknown',
-    ramGb: Math.round(totalmem() / 1e9),
-    node: process.version,
-    load: loadAverage(),
-  };
 }
