@@ -227,7 +227,11 @@ check('delivery: a failure is described on one line with the event and Arbiter\'
 });
 
 check('sending to a port where nothing listens is no answer, to be retried', function () use ($secret) {
-    $settings = Settings::fromArray(['url' => 'http://127.0.0.1:9/webhook/billing', 'secret' => $secret]);
+    // A port that was free a moment ago: bound, then closed.
+    $server = stream_socket_server('tcp://127.0.0.1:0');
+    $address = stream_socket_get_name($server, false);
+    fclose($server);
+    $settings = Settings::fromArray(['url' => "http://{$address}/webhook/billing", 'secret' => $secret]);
     $answer = (new Sender($settings))->send(new Message('paymenter-1-created-p1-20261201T000000Z', EventMapper::CREATED, '1', '{}'), time());
     same(null, $answer->status);
     truthy($answer->error !== null && $answer->error !== '', 'the transport error is kept');
