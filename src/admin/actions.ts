@@ -99,7 +99,7 @@ async function requireOnServer(services: ActionServices, roleId: string): Promis
   return role.name;
 }
 
-function knownToArbiter(services: ActionServices, discordId: string): boolean {
+export function knownToArbiter(services: ActionServices, discordId: string): boolean {
   return services.subscriptions.byDiscordId(discordId).length > 0 || services.grants.history(discordId).length > 0;
 }
 

@@ -43,8 +43,15 @@ export interface ApiKeys {
   revoke(name: string, by: Acting): ApiKey;
   /** The key in force that `presented` is, or null (malformed, unknown or revoked: the client is told the same). */
   verify(presented: string): ApiKey | null;
-  /** Notes that the key was used now; writes only when the last note is older than a minute. */
+  /** Whether the last use on record is older than a minute (or missing): only then is a use written down. */
+  useIsStale(apiKey: ApiKey): boolean;
+  /** Notes that the key was used now. */
   touch(apiKey: ApiKey): void;
+}
+
+/** A program holding the key, as the audit log names it. */
+export function apiActing(apiKey: Pick<ApiKey, 'name'>): Acting {
+  return { actor: `api:${apiKey.name}`, name: `${apiKey.name} (API key)` };
 }
 
 export function hashApiKey(key: string): string {
@@ -89,10 +96,7 @@ export function createApiKeys(deps: { db: Db; audit: AuditLog; clock: Clock }): 
       const apiKey = byHash.get(hashApiKey(presented)) as ApiKey | undefined;
       return apiKey && !apiKey.revoked_at ? apiKey : null;
     },
-    touch(apiKey) {
-      const at = clock.now();
-      if (apiKey.last_used_at && at.getTime() - Date.parse(apiKey.last_used_at) < TOUCH_EVERY_MS) return;
-      touch.run(at.toISOString(), apiKey.id);
-    },
+    useIsStale: (apiKey) => !apiKey.last_used_at || clock.now().getTime() - Date.parse(apiKey.last_used_at) >= TOUCH_EVERY_MS,
+    touch: (apiKey) => void touch.run(now(), apiKey.id),
   };
 }
