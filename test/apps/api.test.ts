@@ -128,6 +128,8 @@ describe('/api/v1 with API keys', () => {
       assertError(refused, 401, 'not_signed_in');
       assert.match(refused.headers.get('www-authenticate') ?? '', /^Bearer realm="arbiter", error="invalid_token"/);
     }
+    // A client that prefers HTML still gets JSON here.
+    assertError(await api('GET', `/members/${SUB.id}`, { headers: { accept: 'text/html' } }), 401, 'not_signed_in');
     const basic = await api('GET', `/members/${SUB.id}`, { headers: { authorization: `Basic ${Buffer.from(`x:${keys.reader}`).toString('base64')}` } });
     assertError(basic, 401, 'not_signed_in');
     // An unknown route under /api/v1 is a JSON 404 once the key is good, and a 401 before.
@@ -234,6 +236,7 @@ describe('/api/v1 with API keys', () => {
     assertError(await grant({ role_id: ROLE.ascended, reason: REASON, expires_at: '2001-01-01' }), 400, 'bad_request');
     assertError(await grant('{"role_id": '), 400, 'bad_request');
     assertError(await grant([]), 400, 'bad_request');
+    assertError(await grant({ role_id: ROLE.ascended, reason: 'x'.repeat(20_000) }), 413, 'payload_too_large');
     assertError(await grant('role_id=1', { 'content-type': 'application/x-www-form-urlencoded' }), 415, 'unsupported_media_type');
     // Well-formed, and refused by the action itself: a role that Arbiter does not manage.
     const unmanaged = assertError(await grant({ role_id: ROLE.booster, reason: REASON }), 400, 'bad_request');
