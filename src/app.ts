@@ -1,5 +1,6 @@
 import express, { type Express } from 'express';
 import { adminRoutes } from './admin/routes.js';
+import { apiRoutes } from './apps/api/routes.js';
 import { healthRoutes } from './health.js';
 import { accessLog } from './http/access-log.js';
 import { errorHandler, notFound } from './http/errors.js';
@@ -39,6 +40,7 @@ export function createApp(services: Services, options: AppOptions): Express {
   app.use(protocol.middleware);
   // Webhooks carry no cookies: they are routed before sessions.
   app.use(webhookRoutes(services));
+  app.use(apiRoutes(services));
   app.use(options.sessions.middleware);
   app.use(linkRoutes(services));
   app.use(adminRoutes(services));

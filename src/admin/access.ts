@@ -40,7 +40,7 @@ export function actorOf(admin: Pick<AdminIdentity, 'id'>): Actor {
   return `admin:${admin.id}`;
 }
 
-/** Who acts, as the audit log names them: an admin in the panel, or a user of the command line. */
+/** Who acts, as the audit log names them: an admin in the panel, a user of the command line, or a program with an API key. */
 export interface Acting {
   actor: Actor;
   name: string;

@@ -40,23 +40,23 @@ export function actionRoutes(services: Services, write: RequestHandler[]): Route
   router.post('/admin/members/:discordId/grants', ...write, async (req, res) => {
     const f = form(req);
     const input = parseInput(GrantInput, { discordId: req.params.discordId, roleId: f.role_id, expiresAt: f.expires_at, reason: f.reason });
-    done(req, res, memberPath(input.discordId), await grantRole(services, adminIdentity(res), input));
+    done(req, res, memberPath(input.discordId), await grantRole(services, actingAdmin(adminIdentity(res)), input));
   });
 
   router.post('/admin/members/:discordId/blocks', ...write, async (req, res) => {
     const f = form(req);
     const input = parseInput(BlockInput, { discordId: req.params.discordId, roleId: f.role_id, expiresAt: f.expires_at, reason: f.reason });
-    done(req, res, memberPath(input.discordId), await block(services, adminIdentity(res), input));
+    done(req, res, memberPath(input.discordId), await block(services, actingAdmin(adminIdentity(res)), input));
   });
 
   router.post('/admin/members/:discordId/grants/:grantId/revoke', ...write, async (req, res) => {
     const input = parseInput(RevokeInput, { discordId: req.params.discordId, grantId: req.params.grantId, reason: form(req).reason });
-    done(req, res, memberPath(input.discordId), await revokeGrant(services, adminIdentity(res), input));
+    done(req, res, memberPath(input.discordId), await revokeGrant(services, actingAdmin(adminIdentity(res)), input));
   });
 
   router.post('/admin/members/:discordId/reconcile', ...write, async (req, res) => {
     const input = parseInput(MemberInput, { discordId: req.params.discordId, reason: form(req).reason });
-    done(req, res, memberPath(input.discordId), await reconcileNow(services, adminIdentity(res), input));
+    done(req, res, memberPath(input.discordId), await reconcileNow(services, actingAdmin(adminIdentity(res)), input));
   });
 
   router.post('/admin/subscriptions/:id/resend-link', ...write, async (req, res) => {
@@ -66,7 +66,7 @@ export function actionRoutes(services: Services, write: RequestHandler[]): Route
 
   router.post('/admin/subscriptions/:id/unlink', ...write, async (req, res) => {
     const input = parseInput(SubscriptionInput, { subscriptionId: req.params.id, reason: form(req).reason });
-    done(req, res, subscriptionPath(input.subscriptionId), await unlink(services, adminIdentity(res), input));
+    done(req, res, subscriptionPath(input.subscriptionId), await unlink(services, actingAdmin(adminIdentity(res)), input));
   });
 
   return router;

@@ -14,12 +14,11 @@ import type { RoleGrant } from '../roles/grants.js';
 import { GRANT_END_JOB, RECONCILE_JOB } from '../roles/jobs.js';
 import type { Services } from '../services.js';
 import type { Subscription } from '../subscriptions/store.js';
-import { actorOf, type Acting, type AdminIdentity } from './access.js';
+import type { Acting } from './access.js';
 import { DiscordId, readTime, Reason, SubscriptionId } from './input.js';
 import { outcomeOf, roleChangesSince, waitForJob, type JobResult, type Outcome } from './outcome.js';
 
 export type ActionServices = Pick<Services, 'config' | 'commits' | 'subscriptions' | 'grants' | 'jobs' | 'audit' | 'clock' | 'discord'>;
-export type Admin = Pick<AdminIdentity, 'id' | 'name'>;
 
 const RoleId = z.string({ error: 'Choose a role.' }).trim().min(1, 'Choose a role.').max(100, 'That is not a role ID.');
 const GrantId = z.string().regex(/^\d{1,15}$/, 'The address does not name a grant or block number.').transform(Number);
@@ -100,7 +99,7 @@ async function requireOnServer(services: ActionServices, roleId: string): Promis
   return role.name;
 }
 
-function knownToArbiter(services: ActionServices, discordId: string): boolean {
+export function knownToArbiter(services: ActionServices, discordId: string): boolean {
   return services.subscriptions.byDiscordId(discordId).length > 0 || services.grants.history(discordId).length > 0;
 }
 
@@ -142,7 +141,7 @@ function describeGrant(services: ActionServices, g: Pick<RoleGrant, 'kind' | 'ro
 }
 
 /** A grant or block in the database, the reconcile that applies it now, and one more when it ends. */
-async function addGrant(services: ActionServices, admin: Admin, kind: RoleGrant['kind'], input: GrantInput): Promise<Outcome> {
+async function addGrant(services: ActionServices, by: Acting, kind: RoleGrant['kind'], input: GrantInput): Promise<Outcome & { grantId: number }> {
   const { discordId, expiresAt, reason } = input;
   requireFuture(services, expiresAt);
   const roleId = kind === 'block' && input.roleId === 'all' ? null : input.roleId;
@@ -157,20 +156,20 @@ async function addGrant(services: ActionServices, admin: Admin, kind: RoleGrant[
       kind,
       role_id: roleId,
       reason,
-      created_by: actorOf(admin),
-      created_by_name: admin.name,
+      created_by: by.actor,
+      created_by_name: by.name,
       expires_at: expiresAt?.toISOString() ?? null,
     });
     const mark = audit.record({
-      actor: actorOf(admin),
-      actorName: admin.name,
+      actor: by.actor,
+      actorName: by.name,
       action: `${kind}.added`,
       discordId,
       roleId,
       reason,
       details: { [kind]: grantId, ...(expiresAt ? { expiresAt: expiresAt.toISOString() } : {}) },
     });
-    const jobId = jobs.enqueue(RECONCILE_JOB, discordId, { discordId, cause: `${kind} ${grantId} added by ${admin.name}` });
+    const jobId = jobs.enqueue(RECONCILE_JOB, discordId, { discordId, cause: `${kind} ${grantId} added by ${by.name}` });
     if (expiresAt) {
       // A job of its own: merged into the reconcile above, it would run now and never at the end.
       const untilEnd = expiresAt.getTime() - clock.now().getTime();
@@ -180,20 +179,20 @@ async function addGrant(services: ActionServices, admin: Admin, kind: RoleGrant[
   });
   const verb = kind === 'grant' ? `Granted ${name} to ${discordId}` : `Blocked ${name} for ${discordId}`;
   const did = `${verb} (${kind} ${grantId}, ${expiresAt ? `until ${utc(expiresAt)}` : 'until revoked'}).`;
-  return rolesOutcome(services, await waitForJob(jobs, jobId), did, discordId, mark);
+  return { ...rolesOutcome(services, await waitForJob(jobs, jobId), did, discordId, mark), grantId };
 }
 
-export function grantRole(services: ActionServices, admin: Admin, input: GrantInput): Promise<Outcome> {
-  return addGrant(services, admin, 'grant', input);
+export function grantRole(services: ActionServices, by: Acting, input: GrantInput): Promise<Outcome & { grantId: number }> {
+  return addGrant(services, by, 'grant', input);
 }
 
 /** `roleId` 'all' withholds every managed role. */
-export function block(services: ActionServices, admin: Admin, input: BlockInput): Promise<Outcome> {
-  return addGrant(services, admin, 'block', input);
+export function block(services: ActionServices, by: Acting, input: BlockInput): Promise<Outcome & { grantId: number }> {
+  return addGrant(services, by, 'block', input);
 }
 
 /** Ends a grant or a block in force. */
-export async function revokeGrant(services: ActionServices, admin: Admin, input: RevokeInput): Promise<Outcome> {
+export async function revokeGrant(services: ActionServices, by: Acting, input: RevokeInput): Promise<Outcome> {
   const { discordId, grantId, reason } = input;
   const { grants, audit, jobs, clock } = services;
   const { grant, jobId, mark } = await services.commits.run(() => {
@@ -208,9 +207,9 @@ export async function revokeGrant(services: ActionServices, admin: Admin, input:
     if (grant.expires_at && grant.expires_at <= clock.now().toISOString()) {
       throw new ArbiterError('bad_request', `${capital(what)} (${grantId}) already ended at ${utc(grant.expires_at)}. ${nothingChanged}`, { status: 409 });
     }
-    grants.revoke(grantId, { actor: actorOf(admin), name: admin.name }, reason);
-    const mark = audit.record({ actor: actorOf(admin), actorName: admin.name, action: `${grant.kind}.revoked`, discordId, roleId: grant.role_id, reason, details: { [grant.kind]: grantId } });
-    const jobId = jobs.enqueue(RECONCILE_JOB, discordId, { discordId, cause: `${grant.kind} ${grantId} revoked by ${admin.name}` });
+    grants.revoke(grantId, { actor: by.actor, name: by.name }, reason);
+    const mark = audit.record({ actor: by.actor, actorName: by.name, action: `${grant.kind}.revoked`, discordId, roleId: grant.role_id, reason, details: { [grant.kind]: grantId } });
+    const jobId = jobs.enqueue(RECONCILE_JOB, discordId, { discordId, cause: `${grant.kind} ${grantId} revoked by ${by.name}` });
     return { grant, jobId, mark };
   });
   const did = `Ended ${describeGrant(services, grant)} for ${discordId} (${grant.kind} ${grantId}).`;
@@ -218,14 +217,14 @@ export async function revokeGrant(services: ActionServices, admin: Admin, input:
 }
 
 /** Compares what the member should hold with what Discord says, and fixes the difference. */
-export async function reconcileNow(services: ActionServices, admin: Admin, input: MemberInput): Promise<Outcome> {
+export async function reconcileNow(services: ActionServices, by: Acting, input: MemberInput): Promise<Outcome> {
   const { discordId, reason } = input;
   discordOf(services);
   const { audit, jobs } = services;
   const { jobId, mark } = await services.commits.run(() => {
     requireKnown(services, discordId);
-    const mark = audit.record({ actor: actorOf(admin), actorName: admin.name, action: 'roles.reconcile_requested', discordId, reason });
-    const jobId = jobs.enqueue(RECONCILE_JOB, discordId, { discordId, cause: `reconcile requested by ${admin.name}` });
+    const mark = audit.record({ actor: by.actor, actorName: by.name, action: 'roles.reconcile_requested', discordId, reason });
+    const jobId = jobs.enqueue(RECONCILE_JOB, discordId, { discordId, cause: `reconcile requested by ${by.name}` });
     return { jobId, mark };
   });
   return rolesOutcome(services, await waitForJob(jobs, jobId), `Checked the roles of ${discordId}.`, discordId, mark);
@@ -264,7 +263,7 @@ export async function resendLink(services: ActionServices, by: Acting, input: Su
  * The subscription forgets its Discord account and waits for a link again. The account's tier roles go (unless
  * something else still gives them), Ghost forgets the ID, and no email is sent: an admin sends one when it is time.
  */
-export async function unlink(services: ActionServices, admin: Admin, input: SubscriptionInput): Promise<Outcome> {
+export async function unlink(services: ActionServices, by: Acting, input: SubscriptionInput): Promise<Outcome> {
   const { subscriptionId, reason } = input;
   const { audit, jobs, clock, config, subscriptions } = services;
   const { discordId, jobId, mark } = await services.commits.run(() => {
@@ -274,8 +273,8 @@ export async function unlink(services: ActionServices, admin: Admin, input: Subs
       throw new ArbiterError('bad_request', `Subscription ${subscriptionId} is not linked to a Discord account. ${nothingChanged}`, { status: 409 });
     }
     subscriptions.unlink(subscriptionId, clock.now().toISOString());
-    const mark = audit.record({ actor: actorOf(admin), actorName: admin.name, action: 'link.removed', email: subscription.email, discordId, subscriptionId, reason });
-    const jobId = jobs.enqueue(RECONCILE_JOB, discordId, { discordId, cause: `subscription ${subscriptionId} unlinked by ${admin.name}` });
+    const mark = audit.record({ actor: by.actor, actorName: by.name, action: 'link.removed', email: subscription.email, discordId, subscriptionId, reason });
+    const jobId = jobs.enqueue(RECONCILE_JOB, discordId, { discordId, cause: `subscription ${subscriptionId} unlinked by ${by.name}` });
     if (config.ghost) jobs.enqueue(GHOST_SYNC_JOB, subscriptionId, { subscriptionId, unlinked: discordId });
     return { discordId, jobId, mark };
   });

@@ -2,8 +2,11 @@ import type { Statement } from 'better-sqlite3';
 import type { Db } from '../db/open.js';
 import type { Clock } from '../clock.js';
 
-/** Who did something: an admin's Discord ID as `admin:<id>`, a user of the command line as `cli:<login>`, or one of the fixed actors. */
-export type Actor = 'webhook' | 'system' | 'subscriber' | `admin:${string}` | `cli:${string}`;
+/**
+ * Who did something: an admin's Discord ID as `admin:<id>`, a user of the command line as `cli:<login>`, a program
+ * holding an API key as `api:<key name>`, or one of the fixed actors.
+ */
+export type Actor = 'webhook' | 'system' | 'subscriber' | `admin:${string}` | `cli:${string}` | `api:${string}`;
 
 export interface AuditEntry {
   actor: Actor;

@@ -239,4 +239,19 @@ export const migrations: Migration[] = [
       CREATE INDEX role_grants_history ON role_grants (discord_id, id);
     `,
   },
+  {
+    version: 11,
+    name: 'API keys for /api/v1, stored only as their SHA-256',
+    sql: `
+      CREATE TABLE api_keys (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        key_hash TEXT NOT NULL UNIQUE,
+        scope TEXT NOT NULL CHECK (scope IN ('read', 'write')),
+        created_at TEXT NOT NULL,
+        last_used_at TEXT,
+        revoked_at TEXT
+      );
+    `,
+  },
 ];

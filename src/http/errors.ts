@@ -42,7 +42,7 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
     if (!known) requestLog(res, log).error({ err, method: req.method }, 'unhandled error');
     if (res.headersSent) return;
     res.status(error.status);
-    const wantsJson = req.path.startsWith('/webhook') || req.path === '/health' || !req.accepts('html');
+    const wantsJson = req.path.startsWith('/webhook') || req.path.startsWith('/api/') || req.path === '/health' || !req.accepts('html');
     if (wantsJson) res.json(errorBody(error));
     else res.type('html').send(messagePage(error.status >= 500 ? 'Something went wrong' : 'That did not work', error.message));
   };

@@ -1,4 +1,5 @@
 import type { Command } from '../command.js';
+import { apiKeyCommand } from './api-key.js';
 import { backupCommand } from './backup.js';
 import { checkConfigCommand } from './check-config.js';
 import { eraseCommand } from './erase.js';
@@ -18,4 +19,5 @@ export const COMMANDS: Command[] = [
   restoreCommand,
   pruneCommand,
   eraseCommand,
+  apiKeyCommand,
 ];
