@@ -563,6 +563,8 @@ export async function erase(services: EraseServices, email: string, options: Era
     );
     services.audit.record({ actor: options.actor, action: 'subscriber.erased', email: subject.hash, details: { ...counts, ...(problems.length > 0 ? { leftOn: unique(problems.map((p) => p.service)) } : {}) } });
   });
+  // The search index keeps a removed row's trigrams until its segments merge: merge them now, before the rewrite.
+  db.exec(`INSERT INTO subscription_text (subscription_text) VALUES ('optimize')`);
   const warning = compact(db, 'arbiter.db');
   if (warning) warnings.push(warning);
 

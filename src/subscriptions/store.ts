@@ -30,7 +30,7 @@ export interface SubscriptionStore {
   linkedDiscordIds(): string[];
   /**
    * Subscriptions whose ID or Discord ID is `query`, or whose email or name contains it (case-insensitive, also
-   * beyond ASCII), most recently changed first.
+   * beyond ASCII; from three characters on, accents are ignored too), most recently changed first.
    */
   search(query: string, limit: number): Subscription[];
   /** Active (linked and not yet), suspended and cancelled subscriptions. */
@@ -42,9 +42,18 @@ export function fold(text: string): string {
   return text.normalize('NFKC').toLowerCase();
 }
 
+export const SEARCH_INDEXED_SQL = `SELECT * FROM subscriptions
+  WHERE subscription_id = @exact OR discord_id = @exact OR subscription_id IN (
+    SELECT k.subscription_id FROM subscription_text t JOIN subscription_text_keys k ON k.id = t.rowid
+    WHERE subscription_text MATCH @phrase)
+  ORDER BY updated_at DESC LIMIT @limit`;
+
 export function createSubscriptionStore(db: Db): SubscriptionStore {
   db.function('arbiter_fold', { deterministic: true }, (value: unknown) => (typeof value === 'string' ? fold(value) : value));
-  const search = db.prepare(`SELECT * FROM subscriptions
+  // Text of three characters or more is found through the trigram index (migration 13); shorter text is looked for
+  // in every row, which is slow on a large database but rarely asked.
+  const searchIndexed = db.prepare(SEARCH_INDEXED_SQL);
+  const searchScan = db.prepare(`SELECT * FROM subscriptions
     WHERE subscription_id = @exact OR discord_id = @exact
       OR instr(arbiter_fold(email), @folded) > 0 OR instr(arbiter_fold(name), @folded) > 0
     ORDER BY updated_at DESC LIMIT @limit`);
@@ -76,7 +85,9 @@ export function createSubscriptionStore(db: Db): SubscriptionStore {
     byDiscordId: (discordId) => byDiscord.all(discordId) as Subscription[],
     byEmail: (email) => byEmail.all(email) as Subscription[],
     linkedDiscordIds: () => linked.all() as string[],
-    search: (query, limit) => search.all({ exact: query, folded: fold(query), limit }) as Subscription[],
+    search: (query, limit) => ([...query].length >= 3
+      ? searchIndexed.all({ exact: query, phrase: `"${query.replaceAll('"', '""')}"`, limit })
+      : searchScan.all({ exact: query, folded: fold(query), limit })) as Subscription[],
     counts: () => counts.get() as ReturnType<SubscriptionStore['counts']>,
   };
 }

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { auditListSql, createAuditLog, type AuditLog, type AuditRow } from '../../src/audit/log.js';
 import { openDatabase, type Db } from '../../src/db/open.js';
 import { createGrantStore, GRANT_HISTORY_SQL } from '../../src/roles/grants.js';
+import { createSubscriptionStore, SEARCH_INDEXED_SQL, type SubscriptionStore } from '../../src/subscriptions/store.js';
 import { tempDir, type TempDir } from '../support/config.js';
 
 const plan = (db: Db, sql: string, params: unknown) =>
@@ -104,5 +105,53 @@ describe("a person's grants and blocks", () => {
       db.close();
       dir.remove();
     }
+  });
+});
+
+describe('the admin search', () => {
+  let dir: TempDir;
+  let db: Db;
+  let subscriptions: SubscriptionStore;
+
+  before(() => {
+    dir = tempDir();
+    db = openDatabase(join(dir.path, 'arbiter.db'));
+    subscriptions = createSubscriptionStore(db);
+    const at = '2026-03-01T00:00:00.000Z';
+    const save = (id: string, email: string, name: string, updated_at = at) =>
+      subscriptions.save({ subscription_id: id, email, name, tier: 'awakened', status: 'active', last_event_at: at, updated_at });
+    save('sub_1', 'Zoe.Angstrom@Example.com', 'Zoë Ångström');
+    save('sub_2', 'ada@example.org', 'Ada Lovelace', '2026-03-02T00:00:00.000Z');
+    save('sub_3', 'bob@example.net', 'Bob "the" Builder');
+    subscriptions.link('sub_3', '600000000000000009', at);
+  });
+  after(() => {
+    db.close();
+    dir.remove();
+  });
+
+  const ids = (q: string) => subscriptions.search(q, 50).map((s) => s.subscription_id);
+
+  test('finds part of an email or name in any case, with or without accents, newest first', () => {
+    assert.deepEqual(ids('ANGSTROM@'), ['sub_1']);
+    assert.deepEqual(ids('zoë ång'), ['sub_1']);
+    assert.deepEqual(ids('example'), ['sub_2', 'sub_1', 'sub_3']);
+    assert.deepEqual(ids('"the"'), ['sub_3']);
+    assert.deepEqual(ids('600000000000000009'), ['sub_3']);
+    assert.deepEqual(ids('sub_2'), ['sub_2']);
+    assert.deepEqual(ids('nobody@'), []);
+  });
+
+  test('short text is still found; a changed email is found by the new one only', () => {
+    assert.deepEqual(ids('ÅN'), ['sub_1']);
+    subscriptions.save({ subscription_id: 'sub_2', email: 'countess@example.org', name: 'Ada Lovelace', tier: 'awakened', status: 'active', last_event_at: '2026-03-02T00:00:00.000Z', updated_at: '2026-03-03T00:00:00.000Z' });
+    assert.deepEqual(ids('ada@'), []);
+    assert.deepEqual(ids('countess'), ['sub_2']);
+  });
+
+  test('text of three characters or more is found through the trigram index, not by reading every subscription', () => {
+    const lines = plan(db, SEARCH_INDEXED_SQL, { exact: 'angstrom', phrase: '"angstrom"', limit: 50 });
+    assert.ok(lines.some((l) => /^SCAN t VIRTUAL TABLE INDEX \d+:M/.test(l)), lines.join('\n'));
+    assert.ok(!lines.some((l) => /^SCAN subscriptions\b/.test(l)), lines.join('\n'));
   });
 });

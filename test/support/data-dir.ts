@@ -3,13 +3,15 @@ import Database from 'better-sqlite3';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
-/** Every row of every table, in rowid order; a file that does not exist is an empty object. */
+/** Every row of every table, in rowid (or primary key) order; a file that does not exist is an empty object. */
 export function dumpDatabase(file: string): Record<string, unknown[]> {
   if (!existsSync(file)) return {};
   const db = new Database(file, { readonly: true, fileMustExist: true });
   try {
-    const tables = db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`).pluck().all() as string[];
-    return Object.fromEntries(tables.map((t) => [t, db.prepare(`SELECT * FROM "${t}" ORDER BY rowid`).all()]));
+    const tables = db.prepare(`SELECT name, sql FROM sqlite_master WHERE type = 'table' ORDER BY name`).all() as { name: string; sql: string }[];
+    // A WITHOUT ROWID table (the search index's) has no rowid and is read in the order of its primary key.
+    const order = (sql: string) => (/WITHOUT ROWID/i.test(sql) ? '' : ' ORDER BY rowid');
+    return Object.fromEntries(tables.map(({ name, sql }) => [name, db.prepare(`SELECT * FROM "${name}"${order(sql)}`).all()]));
   } finally {
     db.close();
   }
