@@ -1,8 +1,11 @@
 import type { Db } from '../db/open.js';
 import type { Clock } from '../clock.js';
 
-/** Who did something: an admin's Discord ID as `admin:<id>`, a user of the command line as `cli:<login>`, or one of the fixed actors. */
-export type Actor = 'webhook' | 'system' | 'subscriber' | `admin:${string}` | `cli:${string}`;
+/**
+ * Who did something: an admin's Discord ID as `admin:<id>`, a user of the command line as `cli:<login>`, an app
+ * signing people in through Arbiter as `oidc:<client_id>`, or one of the fixed actors.
+ */
+export type Actor = 'webhook' | 'system' | 'subscriber' | `admin:${string}` | `cli:${string}` | `oidc:${string}`;
 
 export interface AuditEntry {
   actor: Actor;

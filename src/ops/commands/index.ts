@@ -2,6 +2,7 @@ import type { Command } from '../command.js';
 import { backupCommand } from './backup.js';
 import { checkConfigCommand } from './check-config.js';
 import { eraseCommand } from './erase.js';
+import { oidcCommand } from './oidc.js';
 import { pruneCommand } from './prune.js';
 import { reconcileCommand } from './reconcile.js';
 import { resendLinkCommand } from './resend-link.js';
@@ -18,4 +19,5 @@ export const COMMANDS: Command[] = [
   restoreCommand,
   pruneCommand,
   eraseCommand,
+  oidcCommand,
 ];
