@@ -46,9 +46,13 @@ const ClientSchema = z.strictObject({
   token_endpoint_auth_method: z.enum(['client_secret_basic', 'client_secret_post']).optional(),
   redirect_uris: z.array(redirectUri).min(1, 'at least one redirect URI is needed'),
   post_logout_redirect_uris: z.array(redirectUri).default([]),
-  scopes: z
-    .array(z.enum(OIDC_SCOPES, { error: `each scope must be one of ${OIDC_SCOPES.join(', ')}` }))
-    .refine((scopes) => scopes.includes('openid'), 'must include openid'),
+  // Checked by hand so that an unknown scope and a missing openid are both reported in one run.
+  scopes: z.array(z.string()).superRefine((scopes, ctx) => {
+    scopes.forEach((scope, i) => {
+      if (!(OIDC_SCOPES as readonly string[]).includes(scope)) ctx.addIssue({ code: 'custom', path: [i], message: `each scope must be one of ${OIDC_SCOPES.join(', ')}` });
+    });
+    if (!scopes.includes('openid')) ctx.addIssue({ code: 'custom', message: 'must include openid' });
+  }),
 });
 
 const ClientsSchema = z.strictObject({
@@ -91,7 +95,7 @@ export function loadOidcClients(path: string, problems: string[]): OidcClient[] 
     authMethod: c.client_secret_hash === 'public' ? 'none' : (c.token_endpoint_auth_method ?? 'client_secret_basic'),
     redirectUris: c.redirect_uris,
     postLogoutRedirectUris: c.post_logout_redirect_uris,
-    scopes: [...new Set(c.scopes)],
+    scopes: [...new Set(c.scopes as OidcScope[])],
   }));
 }
 
