@@ -305,6 +305,59 @@ describe('OpenID Connect provider', () => {
     assert.ok(world.app.services.audit.list({ action: 'oidc.signed_out' }).length >= 1);
   });
 
+  test('forwarded headers do not move the issuer: discovery always names APP_URL', async () => {
+    const res = await fetch(`${world.app.url}/.well-known/openid-configuration`, {
+      headers: { 'x-forwarded-host': 'evil.example.com', 'x-forwarded-proto': 'https', 'x-forwarded-for': '203.0.113.9' },
+    });
+    const meta = (await res.json()) as Record<string, string>;
+    assert.equal(meta.issuer, world.app.url);
+    assert.equal(meta.token_endpoint, `${world.app.url}/oidc/token`);
+  });
+
+  test('offline_access (asked with prompt=consent) gives a refresh token that works; revocation ends an access token', async () => {
+    world.discord.addUser(ADA);
+    world.discord.signIn(ADA.id);
+    const config = await rp();
+    const verifier = client.randomPKCECodeVerifier();
+    const url = client.buildAuthorizationUrl(config, {
+      redirect_uri: WIKI.redirect,
+      scope: 'openid tiers offline_access',
+      prompt: 'consent',
+      code_challenge: await client.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+    });
+    const { callback } = await authorize(new Browser(), url, WIKI.redirect);
+    const tokens = await client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier });
+    assert.ok(tokens.refresh_token, 'a refresh token');
+    const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token);
+    assert.ok(refreshed.access_token);
+    assert.equal((await client.fetchUserInfo(config, refreshed.access_token, ADA.id)).sub, ADA.id);
+    await client.tokenRevocation(config, refreshed.access_token);
+    const after = await fetch(`${world.app.url}/oidc/me`, { headers: { authorization: `Bearer ${refreshed.access_token}` } });
+    assert.equal(after.status, 401);
+  });
+
+  test('response_mode=form_post: a page that posts the code to the app, its one inline script allowed by hash', async () => {
+    const { browser } = await tokensFor(ADA);
+    const config = await rp();
+    const url = client.buildAuthorizationUrl(config, {
+      redirect_uri: WIKI.redirect,
+      scope: 'openid profile tiers',
+      response_mode: 'form_post',
+      code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
+      code_challenge_method: 'S256',
+    });
+    const res = await browser.get(url.toString());
+    assert.equal(res.status, 200);
+    const html = await res.text();
+    assert.match(html, new RegExp(`<form method="post" action="${WIKI.redirect}">`));
+    assert.match(html, /name="code" value="[^"]+"/);
+    const csp = res.headers.get('content-security-policy')!;
+    assert.match(csp, /script-src 'self' 'sha256-[^']+'/);
+    assert.match(csp, /form-action 'self' http:\/\/127\.0\.0\.1:9 /);
+    assert.doesNotMatch(csp, /evil/);
+  });
+
   test('after `arbiter oidc rotate-keys` and a restart, new ID tokens carry the new key and old ones still verify', async () => {
     const old = await tokensFor(ADA);
     const oldKid = decodeProtectedHeader(old.tokens.id_token!).kid;
@@ -322,6 +375,31 @@ describe('OpenID Connect provider', () => {
     const set = createLocalJWKSet(after);
     await jwtVerify(old.tokens.id_token!, set, { issuer: world.app.url, audience: WIKI.id });
     await jwtVerify(fresh.tokens.id_token!, set, { issuer: world.app.url, audience: WIKI.id });
+  });
+});
+
+describe('OpenID Connect provider behind https', () => {
+  let world: World;
+  before(async () => {
+    world = await startWorld({ oidcClients: CLIENTS, env: { APP_URL: 'https://arbiter.test' } });
+  });
+  after(() => world.stop());
+
+  test('the issuer is the https APP_URL and the provider sets its cookies Secure', async () => {
+    const meta = (await (await fetch(`${world.app.url}/.well-known/openid-configuration`)).json()) as Record<string, string>;
+    assert.equal(meta.issuer, 'https://arbiter.test');
+    assert.equal(meta.authorization_endpoint, 'https://arbiter.test/oidc/auth');
+    const challenge = await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier());
+    const query = new URLSearchParams({ client_id: WIKI.id, response_type: 'code', scope: 'openid', redirect_uri: WIKI.redirect, code_challenge: challenge, code_challenge_method: 'S256' });
+    const res = await fetch(`${world.app.url}/oidc/auth?${query}`, { redirect: 'manual', headers: { 'x-forwarded-proto': 'https' } });
+    assert.equal(res.status, 303);
+    const cookies = res.headers.getSetCookie().filter((c) => c.startsWith('oidc.'));
+    assert.ok(cookies.length >= 2, cookies.join('\n'));
+    for (const cookie of cookies) {
+      assert.match(cookie, /; secure/i);
+      assert.match(cookie, /; httponly/i);
+      assert.match(cookie, /; samesite=lax/i);
+    }
   });
 });
 

@@ -50,11 +50,15 @@ export function oidcRoutes(services: Services): Router {
     return building;
   };
   const issuer = new URL(config.appUrl);
-  // Forms on these pages end in a redirect to the app that asked (Chrome checks form-action along redirects).
+  // Forms on these pages end in a redirect to the app that asked (Chrome checks form-action along redirects), and
+  // response_mode=form_post posts to it. Naming script-src lets oidc-provider add the hash of that page's one
+  // inline script (the automatic submit); no other inline script runs.
   const appOrigins = [...new Set(config.oidcClients.flatMap((c) => [...c.redirectUris, ...c.postLogoutRedirectUris]).map((u) => new URL(u).origin))];
   const formAction: RequestHandler = (_req, res, next) => {
     const csp = res.getHeader('content-security-policy');
-    if (typeof csp === 'string' && appOrigins.length > 0) res.setHeader('content-security-policy', csp.replace("form-action 'self'", `form-action 'self' ${appOrigins.join(' ')}`));
+    if (typeof csp === 'string') {
+      res.setHeader('content-security-policy', `${csp.replace("form-action 'self'", ["form-action 'self'", ...appOrigins].join(' '))}; script-src 'self'`);
+    }
     next();
   };
   router.use([OIDC_PREFIX, DISCOVERY], routeLabel(OIDC_PREFIX), formAction);
