@@ -337,6 +337,17 @@ describe('OpenID Connect provider', () => {
     assert.equal(after.status, 401);
   });
 
+  test('CORS: a public app may call the token endpoint from its own origin, and nobody else', async () => {
+    const ask = (origin: string, path = '/oidc/token') =>
+      fetch(`${world.app.url}${path}`, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST' } });
+    // Preflights are answered for any origin; the answer to the request itself carries the verdict.
+    const call = (origin: string) =>
+      fetch(`${world.app.url}/oidc/token`, { method: 'POST', headers: { origin, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ client_id: DESKTOP.id, grant_type: 'authorization_code', code: 'x', redirect_uri: DESKTOP.redirect, code_verifier: 'y'.repeat(43) }) });
+    assert.equal((await ask('http://localhost:9')).status, 204);
+    assert.equal((await call('http://localhost:9')).headers.get('access-control-allow-origin'), 'http://localhost:9');
+    assert.equal((await call('https://evil.example.com')).headers.get('access-control-allow-origin'), null);
+  });
+
   test('response_mode=form_post: a page that posts the code to the app, its one inline script allowed by hash', async () => {
     const { browser } = await tokensFor(ADA);
     const config = await rp();

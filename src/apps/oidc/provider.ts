@@ -127,7 +127,9 @@ export function buildProvider(services: Services, keys: StoredKey[]): Provider {
       Grant: REFRESH_TOKEN_TTL,
       RefreshToken: REFRESH_TOKEN_TTL,
     },
-    clientBasedCORS: () => false,
+    // A browser app may call the token and userinfo endpoints from the origin of one of its own redirect URIs.
+    clientBasedCORS: (ctx, origin, client) =>
+      (ctx.oidc.route === 'userinfo' || client.clientAuthMethod === 'none') && (client.redirectUris ?? []).some((uri) => new URL(uri).origin === origin),
     renderError: (ctx, out) => {
       ctx.type = 'html';
       ctx.body = oidcErrorPage(out.error, out.error_description);
