@@ -23,6 +23,7 @@ const CLIENTS = {
       scopes: ['openid', 'profile', 'tiers', 'offline_access'],
     },
     { client_id: DESKTOP.id, client_secret_hash: 'public', redirect_uris: [DESKTOP.redirect], scopes: ['openid', 'tiers'] },
+    { client_id: 'forum', client_secret_hash: 'public', redirect_uris: ['https://forum.example.com/cb'], scopes: ['openid'], id_token_signed_response_alg: 'ES256' },
   ],
 };
 const ADA: FakeUser = { id: '600000000000000001', username: 'ada', global_name: 'Ada' };
@@ -191,6 +192,18 @@ describe('OpenID Connect provider', () => {
     assert.equal(res.status, 303);
     const back = new URL(res.headers.get('location')!);
     assert.equal(back.searchParams.get('error'), 'invalid_scope');
+  });
+
+  test('an app registered with ES256 gets ID tokens signed with the ES256 key', async () => {
+    world.discord.addUser(BOB);
+    world.discord.signIn(BOB.id);
+    const config = await client.discovery(new URL(world.app.url), 'forum', undefined, client.None(), { execute: [client.allowInsecureRequests] });
+    const verifier = client.randomPKCECodeVerifier();
+    const url = client.buildAuthorizationUrl(config, { redirect_uri: 'https://forum.example.com/cb', scope: 'openid', code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256' });
+    const { callback } = await authorize(new Browser(), url, 'https://forum.example.com/cb');
+    const tokens = await client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier });
+    const { protectedHeader } = await jwtVerify(tokens.id_token!, createLocalJWKSet(await jwks()), { issuer: world.app.url, audience: 'forum' });
+    assert.equal(protectedHeader.alg, 'ES256');
   });
 
   test('refused: an unknown client, a redirect URI not registered, a request without PKCE', async () => {

@@ -18,6 +18,7 @@ export interface OidcClient {
   redirectUris: string[];
   postLogoutRedirectUris: string[];
   scopes: OidcScope[];
+  idTokenAlg: 'RS256' | 'ES256';
 }
 
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
@@ -44,6 +45,7 @@ const ClientSchema = z.strictObject({
     .string()
     .regex(/^([0-9a-f]{64}|public)$/, 'must be the hex SHA-256 of the secret (64 characters 0-9 a-f, from `arbiter oidc client-secret`) or "public" for a client without a secret that uses PKCE'),
   token_endpoint_auth_method: z.enum(['client_secret_basic', 'client_secret_post']).optional(),
+  id_token_signed_response_alg: z.enum(['RS256', 'ES256']).default('RS256'),
   redirect_uris: z.array(redirectUri).min(1, 'at least one redirect URI is needed'),
   post_logout_redirect_uris: z.array(redirectUri).default([]),
   // Checked by hand so that an unknown scope and a missing openid are both reported in one run.
@@ -96,6 +98,7 @@ export function loadOidcClients(path: string, problems: string[]): OidcClient[] 
     redirectUris: c.redirect_uris,
     postLogoutRedirectUris: c.post_logout_redirect_uris,
     scopes: [...new Set(c.scopes as OidcScope[])],
+    idTokenAlg: c.id_token_signed_response_alg,
   }));
 }
 

@@ -31,7 +31,7 @@ function clientMetadata(client: OidcClient): ClientMetadata {
     response_types: ['code'],
     grant_types: client.scopes.includes('offline_access') ? ['authorization_code', 'refresh_token'] : ['authorization_code'],
     scope: client.scopes.join(' '),
-    id_token_signed_response_alg: 'RS256',
+    id_token_signed_response_alg: client.idTokenAlg,
   };
 }
 
@@ -155,6 +155,11 @@ export function buildProvider(services: Services, keys: StoredKey[]): Provider {
   const provider = new Provider(config.appUrl, configuration);
   // Express has judged X-Forwarded-* by TRUST_PROXY already; the mount hands the provider only what it decided.
   provider.proxy = true;
+  // Client secrets are kept only as SHA-256 hashes. oidc-provider compares secrets in Client#compareClientSecret, the
+  // prototype method it exposes for this (it awaits it during client authentication): here it hashes what the
+  // client sent and compares hashes in constant time. Storing a plaintext or reversible secret instead would put a
+  // usable credential in the clients file and its backups. The secrets are 256 random bits (arbiter oidc
+  // client-secret), so a fast unsalted hash leaves nothing to guess.
   provider.Client.prototype.compareClientSecret = function compareClientSecret(this: { clientSecret?: string }, actual: string) {
     return typeof this.clientSecret === 'string' && equalSecret(hashClientSecret(actual), this.clientSecret);
   };
