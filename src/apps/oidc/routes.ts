@@ -2,6 +2,7 @@
  * The provider in the Express app: discovery at /.well-known/openid-configuration, its endpoints under /oidc, and
  * Arbiter's own interaction pages (sign in with Discord, then consent) at /oidc/interaction/:uid.
  */
+import { statSync } from 'node:fs';
 import express, { Router, type Request, type RequestHandler, type Response } from 'express';
 import type Provider from 'oidc-provider';
 import { authorizeUrl, exchangeCode, fetchUser, revokeToken } from '../../discord/oauth.js';
@@ -13,7 +14,7 @@ import { saveSession } from '../../http/session.js';
 import type { Services } from '../../services.js';
 import { messagePage } from '../../views/document.js';
 import { sqliteAdapter } from './adapter.js';
-import { loadSigningKeys } from './keys.js';
+import { keysPath, loadSigningKeys } from './keys.js';
 import { consentPage, oidcErrorPage } from './pages.js';
 import { ACCOUNT_MODEL, ACCOUNT_TTL, callbackUrl, OIDC_PREFIX, type AccountRecord } from './constants.js';
 
@@ -35,19 +36,40 @@ export function oidcRoutes(services: Services): Router {
   const accounts = sqliteAdapter(services.db, clock)(ACCOUNT_MODEL);
   type Oidc = typeof import('oidc-provider');
   let errors: Oidc['errors'] | undefined;
-  let building: Promise<Provider> | undefined;
+  interface Built {
+    keysChanged: number | undefined;
+    settled: boolean;
+    provider: Promise<Provider>;
+  }
+  let building: Built | undefined;
   const handlers = new WeakMap<Provider, ReturnType<Provider['callback']>>();
+  const keysChanged = () => {
+    try {
+      return statSync(keysPath(config.dataDir)).mtimeMs;
+    } catch {
+      return undefined;
+    }
+  };
+  const build = async (entry: Built): Promise<Provider> => {
+    const [keys, { buildProvider }, oidc] = await Promise.all([loadSigningKeys(config.dataDir, clock.now()), import('./provider.js'), import('oidc-provider')]);
+    entry.keysChanged = keysChanged();
+    errors = oidc.errors;
+    return buildProvider(services, keys);
+  };
   // Loaded at the first request rather than at start: oidc-provider prints a notice about the Node.js version on
-  // import, which would come before (and garble) the messages of a process that never serves it.
-  const provider = () => {
-    building ??= (async () => {
-      const [keys, { buildProvider }, oidc] = await Promise.all([loadSigningKeys(config.dataDir, clock.now()), import('./provider.js'), import('oidc-provider')]);
-      errors = oidc.errors;
-      return buildProvider(services, keys);
-    })();
-    // A failure (an unreadable key file) is reported on this request and tried again on the next.
-    building.catch(() => (building = undefined));
-    return building;
+  // import, which would come before (and garble) the messages of a process that never serves it. Built again when
+  // the key file changed (arbiter oidc rotate-keys): its state is in the database, so nothing else is lost.
+  const provider = (): Promise<Provider> => {
+    if (building && (!building.settled || building.keysChanged === keysChanged())) return building.provider;
+    const entry: Built = { keysChanged: undefined, settled: false, provider: Promise.resolve(undefined as never) };
+    entry.provider = build(entry);
+    entry.provider.then(
+      () => void (entry.settled = true),
+      // A failure (an unreadable key file) is reported on this request and tried again on the next.
+      () => void (building === entry && (building = undefined)),
+    );
+    building = entry;
+    return entry.provider;
   };
   const issuer = new URL(config.appUrl);
   // Forms on these pages end in a redirect to the app that asked (Chrome checks form-action along redirects), and

@@ -10,10 +10,10 @@ export const oidcCommand: Command = {
   summary: 'the OpenID Connect provider: rotate its signing keys, make a client secret',
   usage: 'oidc rotate-keys | oidc client-secret',
   help: `rotate-keys     makes a new RS256 and a new ES256 signing key pair in DATA_DIR/oidc-keys.json and puts them in
-                front: they sign from the next start. The keys they replace stay published (in /oidc/jwks) for
+                front, where they sign. The keys they replace stay published (in /oidc/jwks) for
                 ${KEEP_RETIRED_SECONDS / 3600} hours more, longer than any ID token they signed lives, and are dropped at a later
-                rotation or start. A running Arbiter keeps its keys until it is restarted
-                (systemctl restart arbiter): restart it after rotating.
+                rotation or start. A running Arbiter sees the changed file at its next request to the provider and
+                uses the new keys from then on; no restart is needed (a restart picks them up too).
 client-secret   prints a new random client secret and its SHA-256 hash. Give the secret to the app; put only the
                 hash in OIDC_CLIENTS_FILE as "client_secret_hash", then restart Arbiter.`,
   positionals: { min: 1, max: 1 },
@@ -34,7 +34,7 @@ client-secret   prints a new random client secret and its SHA-256 hash. Give the
     io.out(`New signing keys in ${rotation.path}: ${list(rotation.added)}.`);
     io.out(`Replaced (still published for ${KEEP_RETIRED_SECONDS / 3600} hours): ${list(rotation.retired)}.`);
     io.out(`Dropped (replaced long enough ago): ${list(rotation.dropped)}.`);
-    io.out('Restart Arbiter (systemctl restart arbiter) so that the new keys sign.');
+    io.out('A running Arbiter signs with the new keys from its next request to the provider; no restart is needed.');
     return EXIT.ok;
   },
 };
