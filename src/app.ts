@@ -1,6 +1,7 @@
 import express, { type Express } from 'express';
 import { adminRoutes } from './admin/routes.js';
 import { apiRoutes } from './apps/api/routes.js';
+import { oidcRoutes } from './apps/oidc/routes.js';
 import { healthRoutes } from './health.js';
 import { accessLog } from './http/access-log.js';
 import { errorHandler, notFound } from './http/errors.js';
@@ -44,6 +45,7 @@ export function createApp(services: Services, options: AppOptions): Express {
   app.use(options.sessions.middleware);
   app.use(linkRoutes(services));
   app.use(adminRoutes(services));
+  app.use(oidcRoutes(services));
   app.get('/', (_req, res) => {
     res.type('text').send('Arbiter is running. Subscribers arrive through the link in their email.');
   });

@@ -10,6 +10,7 @@ import { parseEnv } from 'node:util';
 import { z } from 'zod';
 import { ArbiterError } from './errors.js';
 import { isLoopback } from './net/loopback.js';
+import { loadOidcClients, type OidcClient } from './apps/oidc/clients.js';
 
 export const SNOWFLAKE = /^\d{17,20}$/;
 
@@ -77,6 +78,9 @@ export interface Config {
   metricsToken: string | null;
   /** Webhook payloads older than this many days are cleared by the daily prune (their delivery rows stay). */
   retentionDays: number;
+  /** The OpenID Connect relying parties from OIDC_CLIENTS_FILE (resolved path); none when it is not set. */
+  oidcClientsFile: string | null;
+  oidcClients: OidcClient[];
   /** Problems that are fatal in production but were given a development default. */
   warnings: string[];
 }
@@ -115,6 +119,7 @@ const EXAMPLES: Record<string, string> = {
   SWEEP_MAX_REMOVALS: 'SWEEP_MAX_REMOVALS=25',
   WEBHOOK_MAX_BYTES: 'WEBHOOK_MAX_BYTES=65536',
   RETENTION_DAYS: 'RETENTION_DAYS=90',
+  OIDC_CLIENTS_FILE: 'OIDC_CLIENTS_FILE=/etc/arbiter/oidc-clients.json',
   NODE_ENV: 'NODE_ENV=production',
 };
 
@@ -200,6 +205,7 @@ const EnvSchema = z.object({
   SWEEP_MAX_REMOVALS: int(0, 100000).default(25),
   METRICS_TOKEN: z.string().min(32, 'must be at least 32 characters').optional(),
   RETENTION_DAYS: int(7, 3650).default(90),
+  OIDC_CLIENTS_FILE: z.string().min(1).optional(),
 });
 
 const DEV_WEBHOOK_SECRET = 'dev-webhook-secret-change-me';
@@ -397,6 +403,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
 
   const rolesFile = resolve(cwd, e.ROLES_FILE ?? 'config/roles.json');
   const tiers = loadTiers(rolesFile, problems);
+  const oidcClientsFile = e.OIDC_CLIENTS_FILE ? resolve(cwd, e.OIDC_CLIENTS_FILE) : null;
+  const oidcClients = oidcClientsFile ? loadOidcClients(oidcClientsFile, problems) : [];
   if (problems.length > 0) throw configError(problems);
 
   return {
@@ -427,6 +435,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
     sweepMaxRemovals: e.SWEEP_MAX_REMOVALS,
     metricsToken: e.METRICS_TOKEN ?? null,
     retentionDays: e.RETENTION_DAYS,
+    oidcClientsFile,
+    oidcClients,
     warnings,
   };
 }

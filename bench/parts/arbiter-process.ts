@@ -129,7 +129,9 @@ export async function startArbiter(options: ArbiterOptions): Promise<RunningArbi
     PORT: String(port),
   };
   if (options.tiers) writeFileSync(join(options.dir, 'roles.json'), JSON.stringify({ tiers: options.tiers }));
-  const args = [...(options.nodeArgs ?? [])];
+  // BENCH_CPU_PROF=<dir>: Arbiter writes a CPU profile there when it stops.
+  const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  const args = [...profile, ...(options.nodeArgs ?? [])];
   if (options.entry === 'tsx' || options.sqlTrace) args.push('--import', TSX);
   if (options.sqlTrace) {
     if (options.entry !== 'tsx') throw new Error('the SQL trace is loaded through tsx: use entry tsx');

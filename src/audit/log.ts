@@ -4,9 +4,10 @@ import type { Clock } from '../clock.js';
 
 /**
  * Who did something: an admin's Discord ID as `admin:<id>`, a user of the command line as `cli:<login>`, a program
- * holding an API key as `api:<key name>`, or one of the fixed actors.
+ * holding an API key as `api:<key name>`, an app signing people in through Arbiter as `oidc:<client_id>`, or one of
+ * the fixed actors.
  */
-export type Actor = 'webhook' | 'system' | 'subscriber' | `admin:${string}` | `cli:${string}` | `api:${string}`;
+export type Actor = 'webhook' | 'system' | 'subscriber' | `admin:${string}` | `cli:${string}` | `api:${string}` | `oidc:${string}`;
 
 export interface AuditEntry {
   actor: Actor;

@@ -255,6 +255,29 @@ export const migrations: Migration[] = [
     `,
   },
   {
+    version: 12,
+    name: 'OpenID Connect provider state: sessions, grants, codes, tokens, interactions',
+    sql: `
+      -- One table for every kind of oidc-provider state (model); payload is the provider's own JSON. expires_at and
+      -- consumed_at are ISO times; the daily prune removes rows past expires_at.
+      CREATE TABLE oidc_store (
+        model TEXT NOT NULL,
+        id TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        grant_id TEXT,
+        user_code TEXT,
+        uid TEXT,
+        expires_at TEXT,
+        consumed_at TEXT,
+        PRIMARY KEY (model, id)
+      );
+      CREATE INDEX oidc_store_grant ON oidc_store (grant_id) WHERE grant_id IS NOT NULL;
+      CREATE INDEX oidc_store_uid ON oidc_store (model, uid) WHERE uid IS NOT NULL;
+      CREATE INDEX oidc_store_user_code ON oidc_store (model, user_code) WHERE user_code IS NOT NULL;
+      CREATE INDEX oidc_store_expiry ON oidc_store (expires_at) WHERE expires_at IS NOT NULL;
+    `,
+  },
+  {
     version: 13,
     name: 'the admin search by part of an email or name through a trigram index',
     sql: `
@@ -285,3 +308,4 @@ export const migrations: Migration[] = [
     `,
   },
 ];
+

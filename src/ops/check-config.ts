@@ -14,6 +14,7 @@ import { smtpTransportOptions } from '../email/mailer.js';
 import { isArbiterError } from '../errors.js';
 import { createGhostClient } from '../ghost/client.js';
 import { silentLogger } from '../log.js';
+import { callbackUrl } from '../apps/oidc/constants.js';
 
 /** off: not configured, which these settings allow (development). skipped: could not be checked after an earlier problem. */
 export type CheckState = 'ok' | 'problem' | 'off' | 'skipped';
@@ -65,7 +66,21 @@ export async function checkConfig(config: Config, timeoutMs = CHECK_TIMEOUT_MS):
     config.discord ? checkDiscord(config.discord, managedRoles(config), timeoutMs) : Promise.resolve([discordOff()]),
     config.ghost ? checkGhost(config.ghost, timeoutMs) : Promise.resolve(ghostOff()),
   ]);
-  return [settingsCheck(config), smtp, ...discord, ghost];
+  return [settingsCheck(config), smtp, ...discord, ghost, oidcCheck(config)];
+}
+
+function oidcCheck(config: Config): Check {
+  const name = 'OpenID Connect';
+  if (!config.oidcClientsFile) {
+    return { name, state: 'off', text: 'OIDC_CLIENTS_FILE is not set: /.well-known/openid-configuration answers, but no app can sign people in.' };
+  }
+  const n = config.oidcClients.length;
+  const ids = config.oidcClients.map((c) => c.clientId).join(', ');
+  return {
+    name,
+    state: 'ok',
+    text: `${config.oidcClientsFile} lets ${n} app${n === 1 ? '' : 's'}${n > 0 ? ` (${ids})` : ''} sign people in; the Discord application must allow the redirect ${callbackUrl(config)}.`,
+  };
 }
 
 function settingsCheck(config: Config): Check {

@@ -7,6 +7,7 @@
  * - Webhook payloads older than RETENTION_DAYS are replaced by '{}' and their errors (which may quote the payload)
  *   dropped, with the time in pruned_at. The row stays with its delivery id, dedupe kind, type, outcome and times:
  *   a delivery named by an id is recognised as a duplicate forever.
+ * - The OpenID Connect provider's state (sessions, grants, codes, tokens, interactions) goes once it expired.
  * - The audit log is kept.
  * Each batch is its own short transaction, with secure_delete on so that what is removed is overwritten in the
  * file; between batches others may write (the server's requests, or the server itself when run from the CLI).
@@ -32,6 +33,7 @@ export interface PruneCounts {
   doneJobs: number;
   deadJobs: number;
   webhookPayloads: number;
+  oidcState: number;
 }
 
 export interface PruneResult {
@@ -44,7 +46,7 @@ export interface PruneResult {
 export type PruneServices = Pick<Services, 'db' | 'clock' | 'config'>;
 
 /** Each kind of old data: the rows it selects, and how a batch of them is removed. */
-const TASKS: Record<keyof PruneCounts, { from: string; cutoff: 'tokens' | 'jobs' | 'payloads'; remove: (select: string) => string }> = {
+const TASKS: Record<keyof PruneCounts, { from: string; cutoff: 'tokens' | 'jobs' | 'payloads' | 'now'; remove: (select: string) => string; key?: string }> = {
   linkTokens: {
     from: `FROM link_tokens t WHERE (t.expires_at < @cutoff OR t.used_at < @cutoff)
       AND t.id < (SELECT MAX(n.id) FROM link_tokens n WHERE n.subscription_id = t.subscription_id)`,
@@ -65,6 +67,12 @@ const TASKS: Record<keyof PruneCounts, { from: string; cutoff: 'tokens' | 'jobs'
     from: `FROM webhook_events t WHERE t.pruned_at IS NULL AND t.received_at < @cutoff`,
     cutoff: 'payloads',
     remove: (select) => `UPDATE webhook_events SET payload = '{}', errors = NULL, pruned_at = @now WHERE id IN (${select})`,
+  },
+  oidcState: {
+    from: `FROM oidc_store t WHERE t.expires_at < @cutoff`,
+    cutoff: 'now',
+    key: 't.rowid',
+    remove: (select) => `DELETE FROM oidc_store WHERE rowid IN (${select})`,
   },
 };
 
@@ -90,8 +98,8 @@ export async function prune(services: PruneServices, options: { dryRun?: boolean
   const batch = options.batchSize ?? PRUNE_BATCH;
   const now = services.clock.now();
   const before = (days: number) => new Date(now.getTime() - days * DAY_MS).toISOString();
-  const cutoffs = { tokens: before(TOKEN_KEEP_DAYS), jobs: before(JOB_KEEP_DAYS), payloads: before(config.retentionDays) };
-  const counts: PruneCounts = { linkTokens: 0, doneJobs: 0, deadJobs: 0, webhookPayloads: 0 };
+  const cutoffs = { tokens: before(TOKEN_KEEP_DAYS), jobs: before(JOB_KEEP_DAYS), payloads: before(config.retentionDays), now: now.toISOString() };
+  const counts: PruneCounts = { linkTokens: 0, doneJobs: 0, deadJobs: 0, webhookPayloads: 0, oidcState: 0 };
 
   for (const [name, task] of Object.entries(TASKS) as [keyof PruneCounts, (typeof TASKS)[keyof PruneCounts]][]) {
     const cutoff = cutoffs[task.cutoff];
@@ -99,7 +107,7 @@ export async function prune(services: PruneServices, options: { dryRun?: boolean
       counts[name] = db.prepare(`SELECT COUNT(*) ${task.from}`).pluck().get({ cutoff }) as number;
       continue;
     }
-    const statement = db.prepare(task.remove(`SELECT t.id ${task.from} LIMIT @batch`));
+    const statement = db.prepare(task.remove(`SELECT ${task.key ?? 't.id'} ${task.from} LIMIT @batch`));
     const params = name === 'webhookPayloads' ? { cutoff, batch, now: now.toISOString() } : { cutoff, batch };
     for (;;) {
       const changes = securely(db, () => statement.run(params).changes);

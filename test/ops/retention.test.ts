@@ -207,10 +207,10 @@ test('prune in small batches comes to the same counts, and a second run finds no
     seed(services, clock);
     const dry = await prune(services, { dryRun: true });
     const done = await prune(services, { batchSize: 2 });
-    const counts = { linkTokens: 3, doneJobs: 1, deadJobs: 1, webhookPayloads: 3 };
+    const counts = { linkTokens: 3, doneJobs: 1, deadJobs: 1, webhookPayloads: 3, oidcState: 0 };
     assert.deepEqual(dry.counts, counts);
     assert.deepEqual(done.counts, counts);
-    assert.deepEqual((await prune(services, { batchSize: 2 })).counts, { linkTokens: 0, doneJobs: 0, deadJobs: 0, webhookPayloads: 0 });
+    assert.deepEqual((await prune(services, { batchSize: 2 })).counts, { linkTokens: 0, doneJobs: 0, deadJobs: 0, webhookPayloads: 0, oidcState: 0 });
   } finally {
     services.db.close();
     dir.remove();

@@ -2,7 +2,9 @@
  * Everything Arbiter talks to, started for one test file: the Discord stand-in (REST, OAuth, gateway), the Ghost
  * stand-in, a real SMTP server, and the service itself pointed at them.
  */
+import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { startFakeDiscord, type FakeDiscord, type FakeDiscordOptions } from '../../stand-ins/discord.js';
 import { startFakeGhost, type FakeGhost } from '../../stand-ins/ghost.js';
 import type { RunningServer } from '../../src/server.js';
@@ -53,6 +55,8 @@ export interface WorldOptions {
   overrides?: ServiceOverrides;
   /** roles.json's tiers; default WORLD_TIERS. */
   tiers?: Record<string, string[]>;
+  /** Written as <dir>/oidc-clients.json and named by OIDC_CLIENTS_FILE. */
+  oidcClients?: unknown;
 }
 
 export async function startWorld(options: WorldOptions = {}): Promise<World> {
@@ -72,6 +76,11 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
   const ghost = await startFakeGhost(options.ghostCustomFields ? { customFields: options.ghostCustomFields } : {});
   const smtp = await startSmtp();
   const port = await freePort();
+  const oidcEnv: Record<string, string> = {};
+  if (options.oidcClients !== undefined) {
+    oidcEnv.OIDC_CLIENTS_FILE = join(dir.path, 'oidc-clients.json');
+    writeFileSync(oidcEnv.OIDC_CLIENTS_FILE, JSON.stringify(options.oidcClients));
+  }
   const settings = (changed: Record<string, string> = {}) => ({
     PORT: String(port),
     APP_URL: `http://127.0.0.1:${port}`,
@@ -85,6 +94,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
     DISCORD_AUTHORIZE_URL: discord.authorizeUrl,
     CMS_URL: ghost.url,
     CMS_ADMIN_KEY: ghost.adminKey,
+    ...oidcEnv,
     ...options.env,
     ...changed,
   });

@@ -17,6 +17,8 @@ export const checkConfigCommand: Command = {
   Discord OAuth       Discord accepts DISCORD_CLIENT_ID and DISCORD_CLIENT_SECRET (the application asks for its
                       own token, which is revoked at once)
   Ghost               when CMS_URL is set: an authenticated read with CMS_ADMIN_KEY
+  OpenID Connect      the apps OIDC_CLIENTS_FILE lets sign in (the file was validated above), and the redirect
+                      the Discord application must allow for their sign-ins
 
 Each line starts with ok, problem, off (not configured) or skipped (an earlier problem prevents the check), and
 a problem names the setting to fix. Each check gives up after 10 seconds. Nothing is changed, the database is

@@ -3,6 +3,7 @@ import { apiKeyCommand } from './api-key.js';
 import { backupCommand } from './backup.js';
 import { checkConfigCommand } from './check-config.js';
 import { eraseCommand } from './erase.js';
+import { oidcCommand } from './oidc.js';
 import { pruneCommand } from './prune.js';
 import { reconcileCommand } from './reconcile.js';
 import { resendLinkCommand } from './resend-link.js';
@@ -20,4 +21,5 @@ export const COMMANDS: Command[] = [
   pruneCommand,
   eraseCommand,
   apiKeyCommand,
+  oidcCommand,
 ];
