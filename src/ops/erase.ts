@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, existsSync, fstatSync, fsyncSync, openSync, readdirSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { ACCOUNT_MODEL } from '../apps/oidc/constants.js';
 import type { Actor } from '../audit/log.js';
 import { managedRoles } from '../config.js';
 import type { Db } from '../db/open.js';
@@ -58,6 +59,8 @@ export interface ErasureCounts {
   auditRows: number;
   sessions: number;
   outboxFiles: number;
+  /** What the OpenID Connect provider keeps of them: their account, sessions, grants, codes and tokens. */
+  oidcRecords: number;
 }
 
 export interface ErasePlan {
@@ -162,6 +165,7 @@ interface DbFinds {
   jobs: number[];
   grants: { id: number; end: boolean; reason: string; revoke_reason: string | null }[];
   audit: { id: number; email: string | null; reason: string | null; details: string | null }[];
+  oidc: { model: string; id: string }[];
 }
 
 /**
@@ -227,7 +231,13 @@ function findInDb(db: Db, subject: Subject, now: string): DbFinds {
     .filter((r) => r.email !== r.was.email || r.reason !== r.was.reason || r.details !== r.was.details)
     .map(({ was: _was, ...r }) => r);
 
-  return { subscriptions, tokens, deliveries, jobs, grants, audit };
+  const oidc = db
+    .prepare(`SELECT model, id FROM oidc_store WHERE (model = '${ACCOUNT_MODEL}' AND id IN (SELECT value FROM json_each(@discordIds)))
+      OR json_extract(payload, '$.accountId') IN (SELECT value FROM json_each(@discordIds))
+      OR json_extract(payload, '$.result.login.accountId') IN (SELECT value FROM json_each(@discordIds))`)
+    .all(params) as DbFinds['oidc'];
+
+  return { subscriptions, tokens, deliveries, jobs, grants, audit, oidc };
 }
 
 function safeJson(text: string): unknown {
@@ -296,6 +306,7 @@ function countsOf(found: DbFinds, sessions: number, outboxFiles: number): Erasur
     auditRows: found.audit.length,
     sessions,
     outboxFiles,
+    oidcRecords: found.oidc.length,
   };
 }
 
@@ -545,6 +556,7 @@ export async function erase(services: EraseServices, email: string, options: Era
     each('DELETE FROM link_tokens WHERE id = ?', rows.tokens, (t) => [t.id]);
     each(`UPDATE webhook_events SET payload = '{}', errors = NULL, pruned_at = ? WHERE id = ?`, rows.deliveries, (id) => [now, id]);
     each('DELETE FROM jobs WHERE id = ?', rows.jobs, (id) => [id]);
+    each('DELETE FROM oidc_store WHERE model = ? AND id = ?', rows.oidc, (r) => [r.model, r.id]);
     each('UPDATE role_grants SET reason = ?, revoke_reason = ? WHERE id = ?', rows.grants, (g) => [g.reason, g.revoke_reason, g.id]);
     each(
       `UPDATE role_grants SET revoked_at = ?, revoked_by = ?, revoked_by_name = NULL, revoke_reason = 'the subscriber was erased' WHERE id = ?`,
@@ -600,6 +612,7 @@ function stillNamed(services: EraseServices, subject: Subject): string | undefin
     [found.jobs.length, 'jobs'],
     [found.audit.length, 'audit rows'],
     [found.tokens.length, 'link tokens'],
+    [found.oidc.length, 'OpenID Connect records'],
   ].filter(([n]) => (n as number) > 0);
   return rest.length > 0 ? `Some data still names them: ${rest.map(([n, what]) => `${n} ${what}`).join(', ')}.` : undefined;
 }

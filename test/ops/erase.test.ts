@@ -4,6 +4,7 @@ import Database from 'better-sqlite3';
 import { userInfo } from 'node:os';
 import { join, relative } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { sqliteAdapter } from '../../src/apps/oidc/adapter.js';
 import { createMailer } from '../../src/email/mailer.js';
 import { silentLogger } from '../../src/log.js';
 import { ADMIN, ADMIN_ENV, csrfFrom, linkSubscriber, signedIn } from '../support/admin.js';
@@ -114,6 +115,16 @@ describe('arbiter erase', () => {
     await until(() => w.ghost.member(OTTO_EMAIL)?.note?.includes(`discord_id: ${OTTO.id}`), 10_000, 'Otto Ghost note');
     await until(() => w.ghost.member(RITA_EMAIL)?.note?.includes(`discord_id: ${RITA.id}`), 10_000, 'Rita Ghost note');
 
+    // Signed in to another app through Arbiter's OpenID Connect provider, as the provider stores it: Zelda and Otto.
+    const oidc = sqliteAdapter(w.app.services.db, w.app.services.clock);
+    for (const [person, name] of [[ZELDA, NAME], [OTTO, 'Otto Other']] as const) {
+      await oidc('Account').upsert(person.id, { username: person.username, name }, 3600);
+      await oidc('Session').upsert(`session-${person.username}`, { accountId: person.id, uid: `uid-${person.username}` }, 3600);
+      await oidc('Grant').upsert(`grant-${person.username}`, { accountId: person.id, clientId: 'wiki' }, 3600);
+      await oidc('AccessToken').upsert(`token-${person.username}`, { accountId: person.id, grantId: `grant-${person.username}` }, 3600);
+      await oidc('Interaction').upsert(`interaction-${person.username}`, { result: { login: { accountId: person.id } } }, 3600);
+    }
+
     // Mail as Arbiter writes it without SMTP_HOST (development).
     const outbox = createMailer({ smtp: null, emailFrom: 'Arbiter <arbiter@example.test>', dataDir }, silentLogger());
     await outbox.send({ to: EMAIL, subject: 'Connect your Discord account', text: `Hello ${NAME}`, html: `<p>Hello ${NAME}</p>` });
@@ -186,6 +197,9 @@ describe('arbiter erase', () => {
     const counts = JSON.parse(mine.details!) as Record<string, number>;
     assert.equal(counts.subscriptions, 1);
     assert.ok(counts.auditRows! > 3 && counts.deliveries! >= 2 && counts.sessions! >= 1 && counts.outboxFiles === 2, mine.details!);
+    assert.equal(counts.oidcRecords, 5);
+    const oidcLeft = query<{ id: string }>(`SELECT id FROM oidc_store ORDER BY id`).map((r) => r.id);
+    assert.deepEqual(oidcLeft, [OTTO.id, 'grant-otto', 'interaction-otto', 'session-otto', 'token-otto'], 'only Otto stays signed in to other apps');
     assert.ok(audit.some((r) => r.action === 'link.resend_requested' && r.email === hash && r.reason === `${hash} says the first email never came`));
     // The log stays append-only.
     const db = new Database(join(dataDir, 'arbiter.db'));

@@ -122,7 +122,7 @@ export function oidcRoutes(services: Services): Router {
           return;
         }
         await accounts.upsert(identity.discordId, { username: identity.username, name: identity.name } satisfies AccountRecord, ACCOUNT_TTL);
-        audit.record({ actor: 'subscriber', action: 'oidc.signed_in', discordId: identity.discordId, details: { client: clientId, name: identity.name ?? identity.username } });
+        audit.record({ actor: 'subscriber', action: 'oidc.signed_in', discordId: identity.discordId, details: { client: clientId } });
         await op.interactionFinished(req, res, { login: { accountId: identity.discordId } }, { mergeWithLastSubmission: false });
         return;
       }

@@ -64,6 +64,7 @@ function localWords(counts: ErasureCounts, plan: ErasePlan, done: boolean): stri
     [counts.auditRows, done ? `${plural(counts.auditRows, 'audit row', 'audit rows')} cleaned (the rows stay, with ${hash})` : `take the email and name out of ${plural(counts.auditRows, 'audit row', 'audit rows')} (the rows stay, with ${hash})`],
     [counts.sessions, done ? `${plural(counts.sessions, 'session', 'sessions')} deleted` : `delete ${plural(counts.sessions, 'session', 'sessions')}`],
     [counts.outboxFiles, done ? `${plural(counts.outboxFiles, 'outbox file', 'outbox files')} deleted` : `delete ${plural(counts.outboxFiles, 'outbox file', 'outbox files')}`],
+    [counts.oidcRecords, done ? `${plural(counts.oidcRecords, 'OpenID Connect record', 'OpenID Connect records')} (sign-ins to other apps) deleted` : `delete ${plural(counts.oidcRecords, 'OpenID Connect record', 'OpenID Connect records')} (sign-ins to other apps)`],
   ];
   return lines.filter(([n]) => n > 0).map(([, words]) => `  - ${words}`);
 }
