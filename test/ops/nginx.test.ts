@@ -153,9 +153,9 @@ describe('nginx.conf in front of Arbiter', () => {
     site = rewrite(site, 'listen [::]:443 ssl;', '', 1);
     site = rewrite(site, '/etc/letsencrypt/live/arbiter.example.com/fullchain.pem', file('cert.pem'), 1);
     site = rewrite(site, '/etc/letsencrypt/live/arbiter.example.com/privkey.pem', file('key.pem'), 1);
-    site = rewrite(site, '/var/log/nginx/', `${dir.path}/`, 6);
+    site = rewrite(site, '/var/log/nginx/', `${dir.path}/`, 7);
     site = rewrite(site, 'root /var/www/letsencrypt;', `root ${file('www')};`, 1);
-    site = rewrite(site, 'proxy_pass http://127.0.0.1:3500;', `proxy_pass http://127.0.0.1:${arbiterPort};`, 5);
+    site = rewrite(site, 'proxy_pass http://127.0.0.1:3500;', `proxy_pass http://127.0.0.1:${arbiterPort};`, 7);
     writeFileSync(file('site.conf'), site);
     mainConf = file('nginx.conf');
     writeFileSync(
@@ -283,6 +283,18 @@ describe('nginx.conf in front of Arbiter', () => {
     }
     assert.match(logged[1]!, /"GET \/link\/:token HTTP\/1\.1"/);
     assert.match(logged[10]!, /"GET \/somewhere\/:token HTTP\/1\.1"/);
+  });
+
+  test('other apps reach the OpenID Connect discovery and the API document through nginx, at the https address', async () => {
+    const discovery = await send(`${tls}/.well-known/openid-configuration`, { headers: { accept: 'application/json' } });
+    assert.equal(discovery.status, 200, discovery.body);
+    const issuer = (JSON.parse(discovery.body) as { issuer: string; token_endpoint: string });
+    assert.equal(issuer.issuer, tls);
+    assert.equal(issuer.token_endpoint, `${tls}/oidc/token`);
+    const openapi = await send(`${tls}/api/v1/openapi.json`, { headers: { accept: 'application/json' } });
+    assert.equal(openapi.status, 200, openapi.body);
+    const unkeyed = await send(`${tls}/api/v1/members/80351110224678912`, { headers: { accept: 'application/json' } });
+    assert.equal(unkeyed.status, 401);
   });
 
   test('a webhook larger than WEBHOOK_MAX_BYTES is refused by nginx; one of exactly that size reaches Arbiter', async () => {
