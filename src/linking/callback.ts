@@ -101,11 +101,14 @@ export function callbackHandler(services: Services) {
         log.warn({ discordId: user.id, error: joined.reason }, 'could not add the member to the server');
         audit.record({ actor: 'system', action: 'link.join_failed', discordId: user.id, subscriptionId: outcome.subscriptionId, reason: joined.reason });
       }
-      // Now that they are in the server (or not), their roles: this runs the reconcile queued with the link at once.
-      await commits.run(() => jobs.enqueue(RECONCILE_JOB, user.id, { discordId: user.id, cause: `linked subscription ${outcome.subscriptionId}` }));
       req.session.linked = { subscriptionId: outcome.subscriptionId, joined: joined.status === 'failed' ? (joined.busy ? 'busy' : 'failed') : joined.status };
       await saveSession(req);
       res.redirect(303, '/linked');
+      // Now that they are in the server (or not), their roles: the reconcile queued with the link runs at once. After
+      // the answer, so the redirect does not wait for it; if this process stops first, the queued one runs at its time.
+      commits
+        .run(() => jobs.enqueue(RECONCILE_JOB, user.id, { discordId: user.id, cause: `linked subscription ${outcome.subscriptionId}` }))
+        .catch((err: unknown) => log.error({ err, discordId: user.id }, 'could not move the reconcile of a new link forward; it runs when queued'));
     } finally {
       void revokeToken(discordConfig, accessToken, services.metrics.discordAnswer);
     }
