@@ -46,7 +46,7 @@ export async function startStandIns(roles: { id: string; name: string }[]): Prom
   return { discord, ghost, smtp, close: async () => void (await Promise.all([discord.close(), ghost.close(), smtp.close()])) };
 }
 
-/** `dist`: node dist/main.js, as npm start and the systemd unit run it. `tsx`: node --import tsx src/main.ts. */
+/** `dist`: node dist/main.js with npm start's options, as the systemd unit runs it. `tsx`: node --import tsx src/main.ts. */
 export type Entry = 'dist' | 'tsx';
 
 export interface ArbiterOptions {
@@ -116,6 +116,14 @@ function standInEnv({ discord, ghost, smtp }: StandIns): Record<string, string> 
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** The node options of package.json's start script (`exec node <options> dist/main.js`). */
+function startOptions(): string[] {
+  const start = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start;
+  const options = /\bnode((?: --?\S+)*) dist\/main\.js/.exec(start);
+  if (!options) throw new Error(`package.json's start script does not run node dist/main.js: ${start}`);
+  return options[1]!.trim().split(/\s+/).filter(Boolean);
+}
+
 /** Arbiter in its own process on a free port (or env.PORT), awaited until /health answers 200. */
 export async function startArbiter(options: ArbiterOptions): Promise<RunningArbiter> {
   const given = { ...(options.standIns ? standInEnv(options.standIns) : {}), ...options.env };
@@ -138,6 +146,7 @@ export async function startArbiter(options: ArbiterOptions): Promise<RunningArbi
     args.push('--import', SQL_TRACE);
     env.BENCH_SQL_TRACE = options.sqlTrace;
   }
+  if (options.entry === 'dist') args.push(...startOptions());
   args.push(options.entry === 'dist' ? join(ROOT, 'dist/main.js') : join(ROOT, 'src/main.ts'));
   if (options.entry === 'tsx') env.TSX_TSCONFIG_PATH = join(ROOT, 'tsconfig.json');
   const log = join(options.dir, 'arbiter.log');

@@ -13,7 +13,7 @@ import { requireTool } from '../support/tools.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const UNIT_FILE = join(REPO, 'arbiter.service');
-const EXEC_START = 'ExecStart=/usr/bin/node /opt/arbiter/dist/main.js';
+const EXEC_START = 'ExecStart=/usr/bin/node --max-semi-space-size=4 /opt/arbiter/dist/main.js';
 
 /** The directives of a unit file, in order, without comments. */
 function directives(text: string): [key: string, value: string][] {
@@ -63,14 +63,17 @@ describe('arbiter.service', () => {
     // verify checks that ExecStart's program exists: point it at this machine's node and this checkout.
     assert.ok(text.includes(EXEC_START), `arbiter.service no longer has the line "${EXEC_START}"`);
     local = join(dir.path, 'arbiter.service');
-    writeFileSync(local, text.replace(EXEC_START, `ExecStart=${process.execPath} ${join(REPO, 'dist/main.js')}`));
+    writeFileSync(local, text.replace(EXEC_START, `ExecStart=${process.execPath} --max-semi-space-size=4 ${join(REPO, 'dist/main.js')}`));
   });
   after(() => dir.remove());
 
   test('runs node on the build directly, as its own user, and stops in time', () => {
     const exec = value('ExecStart').split(/\s+/);
     assert.match(exec[0]!, /^\/.*\/node$/);
-    assert.match(exec[1]!, /\/dist\/main\.js$/);
+    assert.match(exec.at(-1)!, /\/dist\/main\.js$/);
+    // The same node options as npm start.
+    const start = (JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start;
+    assert.equal(`exec node ${exec.slice(1, -1).join(' ')} dist/main.js`.replace(/ +/g, ' '), start);
     assert.doesNotMatch(text, /\bnpm\b/, 'the unit starts node itself, not npm');
     assert.equal(value('Type'), 'exec');
     assert.equal(value('User'), 'arbiter');
