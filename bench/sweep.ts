@@ -18,7 +18,7 @@ import { SWEEP_JOB, SWEEP_KEY } from '../src/roles/jobs.js';
 import { createSubscriptionStore } from '../src/subscriptions/store.js';
 import { tempDir, testEnv } from '../test/support/config.js';
 import { startArbiter } from './parts/arbiter-process.js';
-import { commitProbe, describeMachine, loadNow, machine, percentiles, table, writeResults, type Percentiles } from './parts/report.js';
+import { commitProbe, describeMachine, loadNow, machine, percentiles, table, writeResults } from './parts/report.js';
 import { until } from '../test/support/server.js';
 
 const GUILD_ID = '200000000000000001';

@@ -4,9 +4,9 @@
  */
 import express, { Router, type Request, type RequestHandler, type Response } from 'express';
 import { rateLimit } from 'express-rate-limit';
-import { authorizeUrl, exchangeCode, fetchUser, revokeToken } from '../discord/oauth.js';
+import { authorizeUrl, identify } from '../discord/oauth.js';
 import { callbackParams, newState, stateProblem } from '../discord/oauth-state.js';
-import { ArbiterError, isArbiterError } from '../errors.js';
+import { ArbiterError } from '../errors.js';
 import { requireCsrf } from '../http/csrf.js';
 import { destroySession, regenerateSession, saveSession } from '../http/session.js';
 import type { Services } from '../services.js';
@@ -65,21 +65,10 @@ export function signInRoutes(services: Services): Router {
       res.status(400).type('html').send(refusedPage('Sign-in cancelled', 'Discord did not confirm who you are. Nothing was changed.'));
       return;
     }
-    let accessToken: string;
-    try {
-      accessToken = await exchangeCode(config.discord, query.code, adminCallbackUrl(config), ADMIN_SCOPES, services.metrics.discordAnswer);
-    } catch (err) {
-      if (isArbiterError(err) && err.code === 'oauth_failed') {
-        res.status(400).type('html').send(refusedPage('Sign-in failed', 'Discord did not accept the sign-in; it may have been used already or taken too long. Sign in again.'));
-        return;
-      }
-      throw err;
-    }
-    let user;
-    try {
-      user = await fetchUser(config.discord, accessToken, services.metrics.discordAnswer);
-    } finally {
-      void revokeToken(config.discord, accessToken, services.metrics.discordAnswer);
+    const user = await identify(config.discord, query.code, adminCallbackUrl(config), ADMIN_SCOPES, services.metrics.discordAnswer);
+    if (!user) {
+      res.status(400).type('html').send(refusedPage('Sign-in failed', 'Discord did not accept the sign-in; it may have been used already or taken too long. Sign in again.'));
+      return;
     }
     const name = user.globalName ?? user.username;
     const role = roleOf(config, user.id);

@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { SNOWFLAKE, type DiscordConfig } from '../config.js';
-import { ArbiterError } from '../errors.js';
+import { ArbiterError, isArbiterError } from '../errors.js';
 import { fetchJson } from '../net/fetch-json.js';
 
 export const SUBSCRIBER_SCOPES = ['identify', 'guilds.join'] as const;
@@ -145,6 +145,25 @@ export async function revokeToken(config: DiscordConfig, accessToken: string, ob
  * for its own token (the client credentials grant), which is revoked at once. `error` is null when accepted, else
  * the token endpoint's error name (invalid_client: a wrong ID or secret) or the HTTP status.
  */
+/**
+ * A sign-in that only asks who the person is (the admin panel, the OpenID Connect provider): the code exchanged, the
+ * user read, the access token revoked at once. Null when Discord refused the code (used already, or too late).
+ */
+export async function identify(config: DiscordConfig, code: string, redirectUri: string, scopes: readonly string[], observe?: DiscordObserver): Promise<DiscordUser | null> {
+  let accessToken: string;
+  try {
+    accessToken = await exchangeCode(config, code, redirectUri, scopes, observe);
+  } catch (err) {
+    if (isArbiterError(err) && err.code === 'oauth_failed') return null;
+    throw err;
+  }
+  try {
+    return await fetchUser(config, accessToken, observe);
+  } finally {
+    void revokeToken(config, accessToken, observe);
+  }
+}
+
 export async function checkClientCredentials(config: DiscordConfig): Promise<{ status: number; error: string | null }> {
   const { status, body } = await request(
     config,

@@ -15,7 +15,6 @@ import {
 
 const ADA = '500000000000000001';
 const BOB = '500000000000000002';
-const DAY = 86_400_000;
 const START = Date.parse('2025-03-01T00:00:00.000Z');
 
 /** An in-memory database with every migration and `n` audit rows, one every 3 hours from START. */

@@ -5,9 +5,8 @@
 import { statSync } from 'node:fs';
 import express, { Router, type Request, type RequestHandler, type Response } from 'express';
 import type Provider from 'oidc-provider';
-import { authorizeUrl, exchangeCode, fetchUser, revokeToken } from '../../discord/oauth.js';
+import { authorizeUrl, identify } from '../../discord/oauth.js';
 import { callbackParams, newState, stateProblem, type PendingState } from '../../discord/oauth-state.js';
-import { isArbiterError } from '../../errors.js';
 import { csrfToken, requireCsrf } from '../../http/csrf.js';
 import { routeLabel } from '../../http/metrics.js';
 import { saveSession } from '../../http/session.js';
@@ -198,21 +197,10 @@ export function oidcRoutes(services: Services): Router {
       res.redirect(303, back);
       return;
     }
-    let accessToken: string;
-    try {
-      accessToken = await exchangeCode(config.discord, query.code, callbackUrl(config), OIDC_DISCORD_SCOPES, services.metrics.discordAnswer);
-    } catch (err) {
-      if (isArbiterError(err) && err.code === 'oauth_failed') {
-        res.status(400).type('html').send(messagePage('Sign-in failed', 'Discord did not accept the sign-in; it may have been used already or taken too long. Go back to the app you came from and sign in again.'));
-        return;
-      }
-      throw err;
-    }
-    let user;
-    try {
-      user = await fetchUser(config.discord, accessToken, services.metrics.discordAnswer);
-    } finally {
-      void revokeToken(config.discord, accessToken, services.metrics.discordAnswer);
+    const user = await identify(config.discord, query.code, callbackUrl(config), OIDC_DISCORD_SCOPES, services.metrics.discordAnswer);
+    if (!user) {
+      res.status(400).type('html').send(messagePage('Sign-in failed', 'Discord did not accept the sign-in; it may have been used already or taken too long. Go back to the app you came from and sign in again.'));
+      return;
     }
     req.session.oidcIdentity = { uid: pending.uid, discordId: user.id, username: user.username, name: user.globalName };
     await saveSession(req);
