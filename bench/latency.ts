@@ -17,10 +17,10 @@ import { startFakeGhost, type FakeGhost } from '../stand-ins/ghost.js';
 import { linkIn, startSmtp, type TestSmtp } from '../stand-ins/smtp.js';
 import { openDatabase } from '../src/db/open.js';
 import { createSubscriptionStore } from '../src/subscriptions/store.js';
-import { tempDir, testEnv, WEBHOOK_SECRET } from '../test/support/config.js';
+import { tempDir, WEBHOOK_SECRET } from '../test/support/config.js';
 import { eventBody, standardHeaders } from '../test/support/webhooks.js';
-import { Browser, freePort, GUILD_ID, ROLE, WORLD_TIERS } from '../test/support/world.js';
-import { startArbiter } from './parts/arbiter-process.js';
+import { Browser, ROLE, WORLD_TIERS } from '../test/support/world.js';
+import { CLIENT, GUILD_ID, startArbiter } from './parts/arbiter-process.js';
 import { commitProbe, describeMachine, loadNow, machine, percentiles, table, writeResults, type Percentiles } from './parts/report.js';
 import { until } from '../test/support/server.js';
 
@@ -36,7 +36,6 @@ const TARGET = { roleChangeP99Ms: 2000, callbackP99Ms: 50 };
 /** Discord's global limit, which discord.js keeps to on its own: 50 requests a second. */
 const GLOBAL_LIMIT = 50;
 const GLOBAL_WINDOW_MS = 1000;
-const CLIENT = { clientId: '400000000000000001', clientSecret: 'bench-client-secret', botToken: 'bench-bot-token-0123456789abcdef' };
 
 let nextId = 600000000000000000n;
 
@@ -236,23 +235,12 @@ db.transaction(() => {
 db.close();
 writeFileSync(join(dir.path, 'roles.json'), JSON.stringify({ tiers: WORLD_TIERS }));
 
-const port = await freePort();
-const arbiter = await startArbiter({ dir: dir.path, entry: 'tsx', env: testEnv(dir.path, {
-  PORT: String(port),
-  APP_URL: `http://127.0.0.1:${port}`,
-  SMTP_HOST: '127.0.0.1',
-  SMTP_PORT: String(smtp.port),
-  DISCORD_CLIENT_ID: CLIENT.clientId,
-  DISCORD_CLIENT_SECRET: CLIENT.clientSecret,
-  DISCORD_BOT_TOKEN: CLIENT.botToken,
-  DISCORD_GUILD_ID: GUILD_ID,
-  DISCORD_API_URL: discord.apiUrl,
-  DISCORD_AUTHORIZE_URL: discord.authorizeUrl,
-  CMS_URL: ghost.url,
-  CMS_ADMIN_KEY: ghost.adminKey,
-  LOG_LEVEL: 'info',
-  RECONCILE_INTERVAL_MINUTES: '0',
-}) });
+const arbiter = await startArbiter({
+  dir: dir.path,
+  entry: 'tsx',
+  standIns: { discord, ghost, smtp, close: async () => undefined },
+  env: { RECONCILE_INTERVAL_MINUTES: '0' },
+});
 const upgradeResults = [];
 let linkResult: Awaited<ReturnType<typeof linkFlows>> | undefined;
 try {

@@ -22,8 +22,9 @@ import { percentile } from './report.js';
 
 const TSX = import.meta.resolve('tsx');
 const SQL_TRACE = fileURLToPath(new URL('../sql-trace.ts', import.meta.url));
-const GUILD_ID = '200000000000000001';
-const CLIENT = { clientId: '400000000000000001', clientSecret: 'bench-client-secret', botToken: 'bench-bot-token-0123456789abcdef' };
+export const GUILD_ID = '200000000000000001';
+/** The Discord application the stand-in knows and Arbiter is given. */
+export const CLIENT = { clientId: '400000000000000001', clientSecret: 'bench-client-secret', botToken: 'bench-bot-token-0123456789abcdef' };
 
 export interface StandIns {
   discord: FakeDiscord;
