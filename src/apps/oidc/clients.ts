@@ -1,10 +1,12 @@
 /**
  * The relying parties allowed to sign people in through Arbiter, from the JSON file OIDC_CLIENTS_FILE names.
  * Secrets are kept there only as SHA-256 hashes (`arbiter oidc client-secret` makes a secret and its hash).
+ * `arbiter oidc add-client` and `remove-client` edit the file with the same checks.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { closeSync, fchmodSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { z } from 'zod';
+import { ArbiterError } from '../../errors.js';
 
 export const OIDC_SCOPES = ['openid', 'profile', 'tiers', 'offline_access'] as const;
 export type OidcScope = (typeof OIDC_SCOPES)[number];
@@ -73,6 +75,9 @@ const ClientsSchema = z.strictObject({
 export const CLIENTS_EXAMPLE =
   '{"clients": [{"client_id": "wiki", "client_secret_hash": "<from arbiter oidc client-secret>", "redirect_uris": ["https://wiki.example.com/callback"], "scopes": ["openid", "profile", "tiers"]}]}';
 
+const issuesOf = (path: string, error: z.ZodError) =>
+  error.issues.map((issue) => `OIDC_CLIENTS_FILE (${path}) at ${issue.path.join('.') || 'top level'}: ${issue.message}`);
+
 /** Reads and checks the file; every problem is added to `problems` with where it is. */
 export function loadOidcClients(path: string, problems: string[]): OidcClient[] {
   let raw: unknown;
@@ -85,9 +90,7 @@ export function loadOidcClients(path: string, problems: string[]): OidcClient[] 
   }
   const parsed = ClientsSchema.safeParse(raw);
   if (!parsed.success) {
-    for (const issue of parsed.error.issues) {
-      problems.push(`OIDC_CLIENTS_FILE (${path}) at ${issue.path.join('.') || 'top level'}: ${issue.message}`);
-    }
+    problems.push(...issuesOf(path, parsed.error));
     return [];
   }
   return parsed.data.clients.map((c) => ({
@@ -110,4 +113,62 @@ export function hashClientSecret(secret: string): string {
 export function newClientSecret(): { secret: string; hash: string } {
   const secret = randomBytes(32).toString('base64url');
   return { secret, hash: hashClientSecret(secret) };
+}
+
+export interface NewClient {
+  clientId: string;
+  name?: string | undefined;
+  redirectUris: string[];
+  postLogoutRedirectUris: string[];
+  scopes: string[];
+  /** No secret: the app must use PKCE (a desktop or browser app). */
+  public: boolean;
+}
+
+type RawClients = { clients: Record<string, unknown>[] } & Record<string, unknown>;
+
+/** Changes the file as a whole: the result is checked like at start, then written beside it and renamed over it. */
+function editClients(path: string, change: (file: RawClients) => void): void {
+  const file = JSON.parse(readFileSync(path, 'utf8')) as RawClients;
+  change(file);
+  const checked = ClientsSchema.safeParse(file);
+  if (!checked.success) throw new ArbiterError('bad_request', `${issuesOf(path, checked.error).join('; ')}. Nothing was changed.`);
+  const temp = `${path}.${process.pid}.tmp`;
+  const fd = openSync(temp, 'w', 0o600);
+  try {
+    writeSync(fd, `${JSON.stringify(file, null, 2)}\n`);
+    fchmodSync(fd, statSync(path).mode & 0o777);
+    fsyncSync(fd);
+  } catch (err) {
+    rmSync(temp, { force: true });
+    throw err;
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(temp, path);
+}
+
+/** Adds an app; returns its secret, which is kept nowhere (null for a public app). */
+export function addOidcClient(path: string, client: NewClient): { secret: string | null } {
+  const made = client.public ? null : newClientSecret();
+  editClients(path, (file) => {
+    if (!Array.isArray(file.clients)) return;
+    file.clients.push({
+      client_id: client.clientId,
+      ...(client.name ? { client_name: client.name } : {}),
+      client_secret_hash: made ? made.hash : 'public',
+      redirect_uris: client.redirectUris,
+      ...(client.postLogoutRedirectUris.length > 0 ? { post_logout_redirect_uris: client.postLogoutRedirectUris } : {}),
+      scopes: client.scopes,
+    });
+  });
+  return { secret: made?.secret ?? null };
+}
+
+export function removeOidcClient(path: string, clientId: string): void {
+  editClients(path, (file) => {
+    const index = Array.isArray(file.clients) ? file.clients.findIndex((c) => c.client_id === clientId) : -1;
+    if (index < 0) throw new ArbiterError('not_found', `OIDC_CLIENTS_FILE (${path}) has no app "${clientId}". Nothing was changed.`);
+    file.clients.splice(index, 1);
+  });
 }
