@@ -134,7 +134,14 @@ function editClients(path: string, change: (file: RawClients) => void): void {
   const checked = ClientsSchema.safeParse(file);
   if (!checked.success) throw new ArbiterError('bad_request', `${issuesOf(path, checked.error).join('; ')}. Nothing was changed.`);
   const temp = `${path}.${process.pid}.tmp`;
-  const fd = openSync(temp, 'w', 0o600);
+  let fd: number;
+  try {
+    fd = openSync(temp, 'w', 0o600);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EACCES' && code !== 'EPERM' && code !== 'EROFS') throw err;
+    throw new ArbiterError('forbidden', `Cannot write beside ${path} (${code}): run this as a user who may change that file and its folder (for example with sudo). Nothing was changed.`);
+  }
   try {
     writeSync(fd, `${JSON.stringify(file, null, 2)}\n`);
     fchmodSync(fd, statSync(path).mode & 0o777);
