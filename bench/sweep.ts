@@ -8,7 +8,6 @@
  * members at the real limits (about 35 minutes). BENCH_SWEEP_MEMBERS and BENCH_SWEEP_REAL_MEMBERS change the member
  * counts. Arbiter runs in its own process, as `npm start` runs it; the stand-in runs in this one.
  */
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startFakeDiscord, type FakeDiscord, type RateLimitOptions } from '../stand-ins/discord.js';
 import { systemClock } from '../src/clock.js';
@@ -17,14 +16,11 @@ import { createJobQueue } from '../src/jobs/queue.js';
 import { SWEEP_JOB, SWEEP_KEY } from '../src/roles/jobs.js';
 import { createSubscriptionStore } from '../src/subscriptions/store.js';
 import { tempDir, testEnv } from '../test/support/config.js';
-import { startArbiter } from './parts/arbiter-process.js';
-import { commitProbe, describeMachine, loadNow, machine, percentiles, table, writeResults } from './parts/report.js';
 import { until } from '../test/support/server.js';
+import { ROLE, WORLD_TIERS } from '../test/support/world.js';
+import { CLIENT, discordEnv, GUILD_ID, startArbiter } from './parts/arbiter-process.js';
+import { commitProbe, describeMachine, loadNow, machine, percentiles, table, writeResults } from './parts/report.js';
 
-const GUILD_ID = '200000000000000001';
-const ROLE = { awakened: '300000000000000001', ascended: '300000000000000002' };
-const CLIENT = { clientId: '400000000000000001', clientSecret: 'bench-client-secret', botToken: 'bench-bot-token-0123456789abcdef' };
-const TIERS = { awakened: [ROLE.awakened], ascended: [ROLE.awakened, ROLE.ascended] };
 /** Time for Arbiter to start, log in to the gateway and check its permissions before the sweep is due. */
 const SWEEP_DELAY_MS = Number(process.env.BENCH_SWEEP_DELAY_MS ?? 15_000);
 const ROLE_ROUTES = ['PUT /guilds/:guild/members/:user/roles/:role', 'DELETE /guilds/:guild/members/:user/roles/:role'] as const;
@@ -144,16 +140,10 @@ async function run(s: Scenario) {
   const started = Date.now() + SWEEP_DELAY_MS;
   createJobQueue(db, systemClock).enqueue(SWEEP_JOB, SWEEP_KEY, {}, { runAt: new Date(started), budgetMs: 60 * 60_000, keepPayload: true });
   db.close();
-  writeFileSync(join(dir.path, 'roles.json'), JSON.stringify({ tiers: TIERS }));
 
   const lines = { jobMs: [] as number[], deferrals: 0, retries: 0, rateLimitWaits: 0, errors: [] as string[] };
-  const arbiter = await startArbiter({ dir: dir.path, entry: 'tsx', env: testEnv(dir.path, {
-    DISCORD_CLIENT_ID: CLIENT.clientId,
-    DISCORD_CLIENT_SECRET: CLIENT.clientSecret,
-    DISCORD_BOT_TOKEN: CLIENT.botToken,
-    DISCORD_GUILD_ID: GUILD_ID,
-    DISCORD_API_URL: discord.apiUrl,
-    DISCORD_AUTHORIZE_URL: discord.authorizeUrl,
+  const arbiter = await startArbiter({ dir: dir.path, entry: 'tsx', tiers: WORLD_TIERS, env: testEnv(dir.path, {
+    ...discordEnv(discord),
     LOG_LEVEL: 'info',
     // No timer: the sweep queued above is the one measured.
     RECONCILE_INTERVAL_MINUTES: '0',

@@ -93,6 +93,18 @@ export function memoryOf(pid: number): Memory {
   return { rssMb: kb('VmRSS') / 1024, hwmMb: kb('VmHWM') / 1024 };
 }
 
+/** The settings that point Arbiter at this Discord stand-in, as the application CLIENT in the guild GUILD_ID. */
+export function discordEnv(discord: FakeDiscord): Record<string, string> {
+  return {
+    DISCORD_CLIENT_ID: CLIENT.clientId,
+    DISCORD_CLIENT_SECRET: CLIENT.clientSecret,
+    DISCORD_BOT_TOKEN: CLIENT.botToken,
+    DISCORD_GUILD_ID: GUILD_ID,
+    DISCORD_API_URL: discord.apiUrl,
+    DISCORD_AUTHORIZE_URL: discord.authorizeUrl,
+  };
+}
+
 function standInEnv({ discord, ghost, smtp }: StandIns): Record<string, string> {
   return {
     NODE_ENV: 'production',
@@ -102,12 +114,7 @@ function standInEnv({ discord, ghost, smtp }: StandIns): Record<string, string> 
     EMAIL_FROM: 'Arbiter <arbiter@example.test>',
     SMTP_HOST: '127.0.0.1',
     SMTP_PORT: String(smtp.port),
-    DISCORD_CLIENT_ID: CLIENT.clientId,
-    DISCORD_CLIENT_SECRET: CLIENT.clientSecret,
-    DISCORD_BOT_TOKEN: CLIENT.botToken,
-    DISCORD_GUILD_ID: GUILD_ID,
-    DISCORD_API_URL: discord.apiUrl,
-    DISCORD_AUTHORIZE_URL: discord.authorizeUrl,
+    ...discordEnv(discord),
     CMS_URL: ghost.url,
     CMS_ADMIN_KEY: ghost.adminKey,
     ADMIN_DISCORD_IDS: ADMIN.id,
