@@ -4,13 +4,14 @@
  * hash, so no stored secret is ever compared with what a client sent. Keys are made, listed and revoked with the
  * command line only; creation and revocation are audited.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { Acting } from '../admin/access.js';
 import type { Clock } from '../clock.js';
 import type { Db } from '../db/open.js';
 import type { AuditLog } from '../audit/log.js';
 import { ArbiterError } from '../errors.js';
+import { sha256Hex } from '../secure-compare.js';
 
 export const API_SCOPES = ['read', 'write'] as const;
 export type ApiScope = (typeof API_SCOPES)[number];
@@ -54,10 +55,6 @@ export function apiActing(apiKey: Pick<ApiKey, 'name'>): Acting {
   return { actor: `api:${apiKey.name}`, name: `${apiKey.name} (API key)` };
 }
 
-export function hashApiKey(key: string): string {
-  return createHash('sha256').update(key, 'utf8').digest('hex');
-}
-
 const COLUMNS = 'id, name, scope, created_at, last_used_at, revoked_at';
 
 export function createApiKeys(deps: { db: Db; audit: AuditLog; clock: Clock }): ApiKeys {
@@ -78,7 +75,7 @@ export function createApiKeys(deps: { db: Db; audit: AuditLog; clock: Clock }): 
         throw new ArbiterError('conflict', `There is already an API key named "${input.name}" (${state}); names are never reused. Choose another name. Nothing was changed.`, { status: 409 });
       }
       const key = KEY_PREFIX + randomBytes(32).toString('base64url');
-      insert.run(input.name, hashApiKey(key), input.scope, now());
+      insert.run(input.name, sha256Hex(key), input.scope, now());
       audit.record({ actor: by.actor, actorName: by.name, action: 'api_key.created', details: { name: input.name, scope: input.scope } });
       return { key, apiKey: byName.get(input.name) as ApiKey };
     }),
@@ -93,7 +90,7 @@ export function createApiKeys(deps: { db: Db; audit: AuditLog; clock: Clock }): 
     }),
     verify(presented) {
       if (!KEY_FORMAT.test(presented)) return null;
-      const apiKey = byHash.get(hashApiKey(presented)) as ApiKey | undefined;
+      const apiKey = byHash.get(sha256Hex(presented)) as ApiKey | undefined;
       return apiKey && !apiKey.revoked_at ? apiKey : null;
     },
     useIsStale: (apiKey) => !apiKey.last_used_at || clock.now().getTime() - Date.parse(apiKey.last_used_at) >= TOUCH_EVERY_MS,

@@ -3,16 +3,18 @@
  * one that carries METRICS_TOKEN as a bearer token. "This machine" is judged by req.ip, so after TRUST_PROXY: a
  * request that came through nginx is not.
  */
-import { createHash } from 'node:crypto';
 import type { Request } from 'express';
 import { isLoopback } from '../net/loopback.js';
-import { equalSecret } from '../secure-compare.js';
+import { equalSecret, sha256Hex } from '../secure-compare.js';
 
 export function localOrToken(req: Request, metricsToken: string | null): boolean {
   if (isLoopback(req.ip)) return true;
-  const given = /^Bearer +(\S+)$/i.exec(req.get('authorization') ?? '')?.[1];
+  const given = bearerToken(req);
   // Digests have one length whatever was sent, so the comparison takes the same time for every wrong token.
-  return Boolean(metricsToken && given && equalSecret(sha256(given), sha256(metricsToken)));
+  return Boolean(metricsToken && given && equalSecret(sha256Hex(given), sha256Hex(metricsToken)));
 }
 
-const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+/** The token of an `Authorization: Bearer <token>` header, if the request has one. */
+export function bearerToken(req: Request): string | undefined {
+  return /^Bearer +(\S+) *$/i.exec(req.get('authorization') ?? '')?.[1];
+}

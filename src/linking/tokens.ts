@@ -3,9 +3,10 @@
  * for a subscription revokes its older unused ones, and so does the subscription stopping being active; the
  * reason is kept so that the link can say which.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Clock } from '../clock.js';
 import type { Db } from '../db/open.js';
+import { sha256Hex } from '../secure-compare.js';
 
 /** `revoked`: replaced by a newer link; `inactive`: revoked because its subscription stopped being active. */
 export type TokenStatus = 'valid' | 'expired' | 'used' | 'revoked' | 'inactive' | 'unknown';
@@ -32,9 +33,7 @@ export interface TokenCheck {
 
 const TOKEN_FORMAT = /^[A-Za-z0-9_-]{43}$/;
 
-export function hashToken(token: string): string {
-  return createHash('sha256').update(token, 'utf8').digest('hex');
-}
+export const hashToken = sha256Hex;
 
 export interface LinkTokens {
   issue(subscriptionId: string): { token: string; expiresAt: Date };

@@ -2,14 +2,14 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { hashClientSecret } from '../../src/apps/oidc/clients.js';
+import { sha256Hex } from '../../src/secure-compare.js';
 import type { Config } from '../../src/config.js';
 import { isArbiterError } from '../../src/errors.js';
 import { checkConfig } from '../../src/ops/check-config.js';
 import { arbiter } from '../support/cli.js';
 import { tempDir, testConfig, testEnv } from '../support/config.js';
 
-const HASH = hashClientSecret('a-secret-for-the-wiki-0123456789abcdef');
+const HASH = sha256Hex('a-secret-for-the-wiki-0123456789abcdef');
 const WIKI = { client_id: 'wiki', client_secret_hash: HASH, redirect_uris: ['https://wiki.example.com/callback'], scopes: ['openid', 'profile', 'tiers'] };
 
 /** The configuration problems loadConfig refuses to start with. */

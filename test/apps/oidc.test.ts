@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import { createLocalJWKSet, createRemoteJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
 import * as client from 'openid-client';
 import type { FakeUser } from '../../stand-ins/discord.js';
-import { hashClientSecret } from '../../src/apps/oidc/clients.js';
+import { sha256Hex } from '../../src/secure-compare.js';
 import { linkSubscriber } from '../support/admin.js';
 import { arbiter } from '../support/cli.js';
 import { Browser, ROLE, startWorld, type World } from '../support/world.js';
@@ -17,7 +17,7 @@ const CLIENTS = {
     {
       client_id: WIKI.id,
       client_name: 'The Wiki',
-      client_secret_hash: hashClientSecret(WIKI.secret),
+      client_secret_hash: sha256Hex(WIKI.secret),
       redirect_uris: [WIKI.redirect],
       post_logout_redirect_uris: [WIKI.logout],
       scopes: ['openid', 'profile', 'tiers', 'offline_access'],

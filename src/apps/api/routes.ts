@@ -8,6 +8,7 @@ import { rateLimit } from 'express-rate-limit';
 import type { z } from 'zod';
 import { ArbiterError, errorBody } from '../../errors.js';
 import { notFound } from '../../http/errors.js';
+import { bearerToken } from '../../http/local-or-token.js';
 import type { Services } from '../../services.js';
 import { apiActing, createApiKeys, type ApiKey } from '../api-keys.js';
 import { API_RATE_LIMIT, ENDPOINTS, type Endpoint } from './endpoints.js';
@@ -15,14 +16,13 @@ import { openApiDocument } from './openapi.js';
 
 export const API_BASE = '/api/v1';
 const REALM = 'Bearer realm="arbiter"';
-const BEARER = /^Bearer +(\S+) *$/i;
 
 const keyOf = (res: Response) => res.locals.apiKey as ApiKey;
 
 function authenticate(services: Services): RequestHandler {
   const keys = createApiKeys(services);
   return async (req, res, next) => {
-    const presented = BEARER.exec(req.get('authorization') ?? '')?.[1];
+    const presented = bearerToken(req);
     if (presented === undefined) {
       res.set('WWW-Authenticate', REALM);
       throw new ArbiterError('not_signed_in', 'Send an API key as "Authorization: Bearer <key>". Keys are made with "arbiter api-key create".', { status: 401 });

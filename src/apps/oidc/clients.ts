@@ -3,10 +3,11 @@
  * Secrets are kept there only as SHA-256 hashes (`arbiter oidc client-secret` makes a secret and its hash).
  * `arbiter oidc add-client` and `remove-client` edit the file with the same checks.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { closeSync, fchmodSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { z } from 'zod';
 import { ArbiterError } from '../../errors.js';
+import { sha256Hex } from '../../secure-compare.js';
 
 export const OIDC_SCOPES = ['openid', 'profile', 'tiers', 'offline_access'] as const;
 export type OidcScope = (typeof OIDC_SCOPES)[number];
@@ -105,14 +106,10 @@ export function loadOidcClients(path: string, problems: string[]): OidcClient[] 
   }));
 }
 
-export function hashClientSecret(secret: string): string {
-  return createHash('sha256').update(secret, 'utf8').digest('hex');
-}
-
 /** 32 random bytes: a secret nobody guesses, so an unsalted fast hash of it is safe to keep. */
 export function newClientSecret(): { secret: string; hash: string } {
   const secret = randomBytes(32).toString('base64url');
-  return { secret, hash: hashClientSecret(secret) };
+  return { secret, hash: sha256Hex(secret) };
 }
 
 export interface NewClient {

@@ -5,13 +5,12 @@
 import { hkdfSync } from 'node:crypto';
 import Provider, { errors, type Account, type ClientMetadata, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import { standingOf } from '../standing.js';
-import type { OidcClient } from './clients.js';
-import { hashClientSecret } from './clients.js';
+import { OIDC_SCOPES, type OidcClient } from './clients.js';
 import { sqliteAdapter } from './adapter.js';
 import { ACCOUNT_MODEL, ID_TOKEN_TTL, OIDC_PREFIX, REFRESH_TOKEN_TTL, type AccountRecord } from './constants.js';
 import { providerJwks, type StoredKey } from './keys.js';
 import { logoutPage, oidcErrorPage, signedOutPage } from './pages.js';
-import { equalSecret } from '../../secure-compare.js';
+import { equalSecret, sha256Hex } from '../../secure-compare.js';
 import type { Services } from '../../services.js';
 
 const ACCESS_TOKEN_TTL = 3600;
@@ -71,7 +70,7 @@ export function buildProvider(services: Services, keys: StoredKey[]): Provider {
       credential: `${OIDC_PREFIX}/credential`,
     },
     interactions: { url: (_ctx, interaction) => `${OIDC_PREFIX}/interaction/${interaction.uid}` },
-    scopes: ['openid', 'profile', 'tiers', 'offline_access'],
+    scopes: [...OIDC_SCOPES],
     claims: {
       openid: ['sub'],
       profile: ['preferred_username'],
@@ -161,7 +160,7 @@ export function buildProvider(services: Services, keys: StoredKey[]): Provider {
   // usable credential in the clients file and its backups. The secrets are 256 random bits (arbiter oidc
   // client-secret), so a fast unsalted hash leaves nothing to guess.
   provider.Client.prototype.compareClientSecret = function compareClientSecret(this: { clientSecret?: string }, actual: string) {
-    return typeof this.clientSecret === 'string' && equalSecret(hashClientSecret(actual), this.clientSecret);
+    return typeof this.clientSecret === 'string' && equalSecret(sha256Hex(actual), this.clientSecret);
   };
   auditEvents(provider, services);
   provider.on('server_error', (_ctx: KoaContextWithOIDC, err: Error) => log.error({ err }, 'OpenID Connect provider error'));
