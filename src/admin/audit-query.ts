@@ -24,7 +24,7 @@ export type FilterField = (typeof FILTER_FIELDS)[number];
 export type FilterValues = Partial<Record<FilterField, string>>;
 
 export interface AuditFilter {
-  /** `admin:<id>`, `api:<key name>` or a fixed actor. */
+  /** `admin:<id>`, `api:<key name>`, `cli:<login>`, `oidc:<client_id>` or a fixed actor. */
   actor?: string;
   /** An admin's name at the time, compared case-insensitively. */
   actorName?: string;
@@ -135,7 +135,8 @@ export function parseAuditQuery(query: unknown): AuditRequest {
     const fixed = q.actor.toLowerCase();
     if (FIXED_ACTORS.includes(fixed)) filter.actor = fixed;
     else if (/^(admin:)?\d+$/i.test(q.actor)) filter.actor = `admin:${q.actor.replace(/^admin:/i, '')}`;
-    else if (/^api:./i.test(q.actor)) filter.actor = `api:${q.actor.slice('api:'.length)}`;
+    // A program or a command-line user, by the name the audit log gives them: api:<key>, cli:<login>, oidc:<client>.
+    else if (/^(api|cli|oidc):./i.test(q.actor)) filter.actor = q.actor.replace(/^\w+:/, (kind) => kind.toLowerCase());
     else filter.actorName = q.actor;
   }
   if (q.action) {
@@ -213,8 +214,8 @@ const MAX_MERGED_ACTIONS = 40;
 export function auditSelect(db: Db, filter: AuditFilter, before: number | null, limit: number): { sql: string; params: Record<string, string | number> } | null {
   const span = idSpan(db, filter);
   if (!span) return null;
-  // An API key acts as rarely as one admin does: as narrow a filter.
-  const adminActor = /^(admin|api):/.test(filter.actor ?? '');
+  // An API key, a command-line user or an app acts as rarely as one admin does: as narrow a filter.
+  const adminActor = /^(admin|api|cli|oidc):/.test(filter.actor ?? '');
   // Without statistics SQLite rates every equality index alike; the first filter here that is set serves the query
   // (those about one person first, a fixed actor such as webhook last), and a unary + keeps the others off their index.
   const equalities: [keyof AuditFilter, string, boolean][] = [

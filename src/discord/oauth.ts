@@ -141,11 +141,6 @@ export async function revokeToken(config: DiscordConfig, accessToken: string, ob
 }
 
 /**
- * Whether Discord accepts DISCORD_CLIENT_ID and DISCORD_CLIENT_SECRET, checked without a user: the application asks
- * for its own token (the client credentials grant), which is revoked at once. `error` is null when accepted, else
- * the token endpoint's error name (invalid_client: a wrong ID or secret) or the HTTP status.
- */
-/**
  * A sign-in that only asks who the person is (the admin panel, the OpenID Connect provider): the code exchanged, the
  * user read, the access token revoked at once. Null when Discord refused the code (used already, or too late).
  */
@@ -164,6 +159,11 @@ export async function identify(config: DiscordConfig, code: string, redirectUri:
   }
 }
 
+/**
+ * Whether Discord accepts DISCORD_CLIENT_ID and DISCORD_CLIENT_SECRET, checked without a user: the application asks
+ * for its own token (the client credentials grant), which is revoked at once. `error` is null when accepted, else
+ * the token endpoint's error name (invalid_client: a wrong ID or secret) or the HTTP status.
+ */
 export async function checkClientCredentials(config: DiscordConfig): Promise<{ status: number; error: string | null }> {
   const { status, body } = await request(
     config,

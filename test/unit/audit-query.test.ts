@@ -202,6 +202,10 @@ describe('audit query', () => {
     const filter = parsed({ actor: `admin:${ADA}`, action: ' role. ', email: ' A@B.example ' });
     assert.deepEqual(filter, { actor: `admin:${ADA}`, actionPrefix: 'role.', email: 'A@B.example' });
     assert.deepEqual(parsed({ actor: 'System' }), { actor: 'system' });
+    // Programs and command-line users are found by the name the log gives them, not among admins' names.
+    assert.deepEqual(parsed({ actor: 'CLI:ops' }), { actor: 'cli:ops' });
+    assert.deepEqual(parsed({ actor: 'api:shop-bot' }), { actor: 'api:shop-bot' });
+    assert.deepEqual(parsed({ actor: 'oidc:wiki' }), { actor: 'oidc:wiki' });
   });
 
   test('CSV cells: RFC 4180 quoting, and formulas made inert', () => {

@@ -9,7 +9,8 @@ export const pruneCommand: Command = {
 ${TOKEN_KEEP_DAYS} days ago (keeping the newest of each subscription), jobs that finished (done, or failed for good) more than
 ${JOB_KEEP_DAYS} days ago, and the payloads of webhook deliveries received more than RETENTION_DAYS days ago (90 unless set).
 A delivery's row stays without its payload, so that the billing system's retries are still recognised. Expired
-OpenID Connect records (sign-in sessions, grants, codes, tokens) are removed too. The audit log is kept. Safe while Arbiter runs: the work is done in short batches.
+OpenID Connect records (sign-in sessions, grants, codes, tokens) are removed too. The audit log is kept. Safe while
+Arbiter runs: the work is done in short batches.
 
   --dry-run   count what would be removed and change nothing`,
   options: { 'dry-run': { type: 'boolean' } },

@@ -17,7 +17,7 @@ export function auditHref(values: FilterValues, extra: Record<string, string> = 
 }
 
 const FIELDS: { name: (typeof FILTER_FIELDS)[number]; label: string; hint: string }[] = [
-  { name: 'actor', label: 'Who', hint: "An admin's Discord ID or name, api:<key name>, or webhook, system, subscriber" },
+  { name: 'actor', label: 'Who', hint: "An admin's Discord ID or name, api:<key name>, cli:<login>, oidc:<app>, or webhook, system, subscriber" },
   { name: 'action', label: 'Action', hint: 'Exact, such as role.added, or ending in a dot for all of them, such as role.' },
   { name: 'email', label: 'Email', hint: 'The whole address; capitals do not matter' },
   { name: 'discord', label: 'Discord ID', hint: 'The member the entry is about' },
