@@ -9,18 +9,17 @@
  * Run: npm run bench:latency. BENCH_LATENCY_UPGRADES (200 per mode), BENCH_LATENCY_MODES (one,1,8) and
  * BENCH_LATENCY_LINKS (200) change the sizes.
  */
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { startFakeDiscord, type FakeDiscord } from '../stand-ins/discord.js';
-import { startFakeGhost, type FakeGhost } from '../stand-ins/ghost.js';
-import { linkIn, startSmtp, type TestSmtp } from '../stand-ins/smtp.js';
+import type { FakeDiscord } from '../stand-ins/discord.js';
+import type { FakeGhost } from '../stand-ins/ghost.js';
+import { linkIn, type TestSmtp } from '../stand-ins/smtp.js';
 import { openDatabase } from '../src/db/open.js';
 import { createSubscriptionStore } from '../src/subscriptions/store.js';
 import { tempDir, WEBHOOK_SECRET } from '../test/support/config.js';
 import { eventBody, standardHeaders } from '../test/support/webhooks.js';
 import { Browser, ROLE, WORLD_TIERS } from '../test/support/world.js';
-import { CLIENT, GUILD_ID, startArbiter } from './parts/arbiter-process.js';
+import { CLIENT, startArbiter, startStandIns } from './parts/arbiter-process.js';
 import { commitProbe, describeMachine, loadNow, machine, percentiles, table, writeResults, type Percentiles } from './parts/report.js';
 import { until } from '../test/support/server.js';
 
@@ -206,18 +205,12 @@ async function linkFlows(url: string, discord: FakeDiscord, smtp: TestSmtp, ghos
 
 const where = machine();
 const dir = tempDir('arbiter-bench-latency-');
-const discord = await startFakeDiscord({
-  ...CLIENT,
-  guildId: GUILD_ID,
-  roles: [
-    { id: ROLE.booster, name: 'Server Booster', position: 1 },
-    { id: ROLE.awakened, name: 'Awakened', position: 2 },
-    { id: ROLE.ascended, name: 'Ascended', position: 3 },
-  ],
-  botRolePosition: 10,
-});
-const ghost = await startFakeGhost();
-const smtp = await startSmtp();
+const standIns = await startStandIns([
+  { id: ROLE.booster, name: 'Server Booster' },
+  { id: ROLE.awakened, name: 'Awakened' },
+  { id: ROLE.ascended, name: 'Ascended' },
+]);
+const { discord, ghost, smtp } = standIns;
 
 // The linked members of (a), one group per mode, in Discord and in Arbiter's database before it starts.
 const groups = MODES.map(() => Array.from({ length: UPGRADES }, () => String(++nextId)));
@@ -233,24 +226,14 @@ db.transaction(() => {
   }
 })();
 db.close();
-writeFileSync(join(dir.path, 'roles.json'), JSON.stringify({ tiers: WORLD_TIERS }));
 
-const arbiter = await startArbiter({
-  dir: dir.path,
-  entry: 'tsx',
-  standIns: { discord, ghost, smtp, close: async () => undefined },
-  env: { RECONCILE_INTERVAL_MINUTES: '0' },
-});
+const arbiter = await startArbiter({ dir: dir.path, entry: 'tsx', standIns, tiers: WORLD_TIERS, env: { RECONCILE_INTERVAL_MINUTES: '0' } });
 const upgradeResults = [];
 let linkResult: Awaited<ReturnType<typeof linkFlows>> | undefined;
 try {
   // The gateway is up and the permission check is done.
   const health = async () => (await (await fetch(`${arbiter.url}/health`)).json()) as { discord: string; details?: { discord?: { checkedAt?: string | null } } };
-  const deadline = Date.now() + 60_000;
-  while (!(await health().then((h) => h.discord === 'ok' && h.details?.discord?.checkedAt, () => false))) {
-    if (Date.now() > deadline) throw new Error('Arbiter did not report Discord ready within 60 s');
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await until(() => health().then((h) => h.discord === 'ok' && h.details?.discord?.checkedAt, () => false), 60_000, 'Arbiter to report Discord ready', 100);
   for (const [i, mode] of MODES.entries()) {
     console.error(`upgrades, ${typeof mode === 'number' ? `${mode} at once` : mode} ...`);
     upgradeResults.push(await upgrades(arbiter.url, discord, groups[i]!, mode));
@@ -259,7 +242,7 @@ try {
   if (LINKS > 0) linkResult = await linkFlows(arbiter.url, discord, smtp, ghost, () => arbiter.cpuSeconds());
 } finally {
   await arbiter.stop();
-  await Promise.all([discord.close(), ghost.close(), smtp.close()]);
+  await standIns.close();
   dir.remove();
 }
 
