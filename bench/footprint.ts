@@ -115,7 +115,7 @@ async function measure(entry: Entry, standIns: Awaited<ReturnType<typeof startSt
   }
 }
 
-/** Milliseconds for `node` to start and run `code`, median of 3, each in a fresh process. */
+/** Milliseconds for `node <args>` to start, run and exit, median of 3, each in a fresh process. */
 function nodeMs(args: string[]): number {
   const times: number[] = [];
   for (let i = 0; i < 3; i++) {

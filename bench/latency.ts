@@ -1,6 +1,6 @@
 /**
- * Latency of the two paths a subscriber waits on, Arbiter running in its own process (as `npm start` runs it) and the
- * stand-ins answering at once in this one (their default rate limits, which nothing here reaches):
+ * Latency of the two paths a subscriber waits on, Arbiter running in its own process in production mode (src/main.ts
+ * through tsx) and the stand-ins answering at once in this one (their default rate limits, which nothing here reaches):
  *  (a) a billing webhook answered 200 -> the role change recorded by the Discord stand-in, for linked members
  *      (subscription.upgraded, awakened -> ascended): one by one, back to back, and several at once;
  *  (b) GET /auth/callback of real link flows (webhook -> email -> link visit -> consent -> callback), only the

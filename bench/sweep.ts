@@ -6,7 +6,8 @@
  *
  * Run: npm run bench:sweep. BENCH_SWEEP=real,raised,unlimited (the default) picks the scenarios; "full" is 2,000
  * members at the real limits (about 35 minutes). BENCH_SWEEP_MEMBERS and BENCH_SWEEP_REAL_MEMBERS change the member
- * counts. Arbiter runs in its own process, as `npm start` runs it; the stand-in runs in this one.
+ * counts. Arbiter runs in its own process (src/main.ts through tsx, NODE_ENV=test so that Ghost and SMTP may stay
+ * unset); the stand-in runs in this one.
  */
 import { join } from 'node:path';
 import { startFakeDiscord, type FakeDiscord, type RateLimitOptions } from '../stand-ins/discord.js';

@@ -251,7 +251,7 @@ export async function ingest(url: string, total: number, concurrency: number, fi
   return { deliveries: total, concurrency, seconds, perSecond: total / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies.at(-1)!, latencies };
 }
 
-/** An admin signed in through the Discord stand-in, as a browser would; the dashboard it lands on is returned too. */
+/** An admin signed in through the Discord stand-in, as a browser would, and the time it took, the dashboard it lands on included. */
 export async function signInAdmin(arbiter: RunningArbiter, discord: FakeDiscord): Promise<{ browser: Browser; ms: number }> {
   discord.addUser(ADMIN);
   discord.signIn(ADMIN.id);
