@@ -12,12 +12,12 @@ import { join } from 'node:path';
 import { TIERS, WEBHOOK_SECRET } from '../../test/support/config.js';
 import { path, ROOT, startServerChild, type ServerChild } from './processes.js';
 
-export const ARBITER_MAIN = path('src/main.ts');
+const ARBITER_MAIN = path('src/main.ts');
 export const EMAIL_FROM = 'Arbiter <arbiter@bench.example>';
 export const APP_URL = 'http://arbiter.bench.example';
 export { WEBHOOK_SECRET };
 
-export function arbiterEnv(dir: string, smtpPort: number): Record<string, string> {
+function arbiterEnv(dir: string, smtpPort: number): Record<string, string> {
   writeFileSync(join(dir, 'roles.json'), JSON.stringify({ tiers: TIERS }));
   return {
     NODE_ENV: 'test',

@@ -13,7 +13,7 @@ import { emit, serve } from './rpc.js';
 import { wallMs } from './time.js';
 
 /** The pool size Arbiter's mailer is created with. */
-export function arbiterMaxConnections(): number {
+function arbiterMaxConnections(): number {
   const source = readFileSync(path('src/email/mailer.ts'), 'utf8');
   const match = /pool: true, maxConnections: (\d+)/.exec(source);
   if (!match) throw new Error('could not find "pool: true, maxConnections: <n>" in src/email/mailer.ts');

@@ -75,7 +75,7 @@ function signer(plan: LoadPlan) {
   };
 }
 
-export function emailOf(tag: string, i: number): string {
+function emailOf(tag: string, i: number): string {
   return `${tag}-${i}@bench.example`;
 }
 
