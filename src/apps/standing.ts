@@ -3,6 +3,7 @@
  * they should hold with why. Read from the database alone (the desired state), never from Discord, so an app
  * asking is cheap and answers even while Discord is down. The OpenID Connect claims and /api/v1 both use it.
  */
+import type { RoleGrant } from '../roles/grants.js';
 import { explainRoles } from '../roles/provenance.js';
 import type { Services } from '../services.js';
 import type { Subscription } from '../subscriptions/store.js';
@@ -22,14 +23,17 @@ export interface Standing {
 const STATUS_ORDER: Subscription['status'][] = ['active', 'suspended', 'cancelled'];
 
 export function standingOf(services: Pick<Services, 'subscriptions' | 'grants' | 'config'>, discordId: string): Standing {
-  const subscriptions = services.subscriptions.byDiscordId(discordId);
-  const lines = explainRoles({
-    subscriptions,
-    grants: services.grants.active(discordId),
-    tiers: services.config.tiers,
-    actual: null,
-    roleName: () => undefined,
-  });
+  return standingFrom(discordId, services.subscriptions.byDiscordId(discordId), services.grants.active(discordId), services.config.tiers);
+}
+
+/** The same from rows already read: their subscriptions and the grants and blocks in force. */
+export function standingFrom(
+  discordId: string,
+  subscriptions: readonly Subscription[],
+  grants: readonly RoleGrant[],
+  tiers: Readonly<Record<string, readonly string[]>>,
+): Standing {
+  const lines = explainRoles({ subscriptions, grants, tiers, actual: null, roleName: () => undefined });
   return {
     discordId,
     tiers: [...new Set(subscriptions.filter((s) => s.status === 'active').map((s) => s.tier))].sort(),

@@ -14,7 +14,7 @@ import type { RoleGrant } from '../../roles/grants.js';
 import type { Services } from '../../services.js';
 import type { Subscription } from '../../subscriptions/store.js';
 import type { ApiScope } from '../api-keys.js';
-import { standingOf } from '../standing.js';
+import { standingFrom } from '../standing.js';
 import {
   ActionResult,
   BlockBody,
@@ -81,14 +81,16 @@ function grantOf(g: RoleGrant) {
 }
 
 function memberOf(services: Services, discordId: string): z.input<typeof Member> {
-  const standing = standingOf(services, discordId);
+  const subscriptions = services.subscriptions.byDiscordId(discordId);
+  const grants = services.grants.active(discordId);
+  const standing = standingFrom(discordId, subscriptions, grants, services.config.tiers);
   return {
     discord_id: standing.discordId,
     tiers: standing.tiers,
     subscription_status: standing.subscriptionStatus,
     roles: standing.roles.map((r) => ({ role_id: r.roleId, reasons: r.reasons })),
-    subscriptions: services.subscriptions.byDiscordId(discordId).map((s) => ({ id: s.subscription_id, tier: s.tier, status: s.status, linked: true })),
-    grants: services.grants.active(discordId).map(grantOf),
+    subscriptions: subscriptions.map((s) => ({ id: s.subscription_id, tier: s.tier, status: s.status, linked: true })),
+    grants: grants.map(grantOf),
   };
 }
 

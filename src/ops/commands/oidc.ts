@@ -1,8 +1,7 @@
-import { addOidcClient, OIDC_SCOPES, removeOidcClient } from '../../apps/oidc/clients.js';
-import { KEEP_RETIRED_SECONDS } from '../../apps/oidc/keys.js';
+import { addOidcClient, newClientSecret, OIDC_SCOPES, removeOidcClient } from '../../apps/oidc/clients.js';
+import { KEEP_RETIRED_SECONDS, rotateSigningKeys } from '../../apps/oidc/keys.js';
 import { systemClock } from '../../clock.js';
 import { EXIT, type Command } from '../command.js';
-import { oidcClientSecret, rotateOidcKeys } from '../oidc.js';
 
 const ACTIONS = ['rotate-keys', 'client-secret', 'add-client', 'remove-client'] as const;
 const DEFAULT_SCOPES = ['openid', 'profile', 'tiers'];
@@ -85,12 +84,12 @@ remove-client --id ID
       return EXIT.ok;
     }
     if (action === 'client-secret') {
-      const { secret, hash } = oidcClientSecret();
+      const { secret, hash } = newClientSecret();
       io.out(`client secret (give it to the app, it is not kept anywhere): ${secret}`);
       io.out(`client_secret_hash (for OIDC_CLIENTS_FILE): ${hash}`);
       return EXIT.ok;
     }
-    const rotation = await rotateOidcKeys(config(), systemClock);
+    const rotation = await rotateSigningKeys(config().dataDir, systemClock.now());
     const list = (keys: { kid: string; alg: string }[]) => keys.map((k) => `${k.alg} ${k.kid}`).join(', ') || 'none';
     io.out(`New signing keys in ${rotation.path}: ${list(rotation.added)}.`);
     io.out(`Replaced (still published for ${KEEP_RETIRED_SECONDS / 3600} hours): ${list(rotation.retired)}.`);
