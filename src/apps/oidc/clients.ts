@@ -4,10 +4,11 @@
  * `arbiter oidc add-client` and `remove-client` edit the file with the same checks.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, fchmodSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { z } from 'zod';
 import { ArbiterError } from '../../errors.js';
 import { sha256Hex } from '../../secure-compare.js';
+import { writeWhole } from '../../write-whole.js';
 
 export const OIDC_SCOPES = ['openid', 'profile', 'tiers', 'offline_access'] as const;
 export type OidcScope = (typeof OIDC_SCOPES)[number];
@@ -130,26 +131,13 @@ function editClients(path: string, change: (file: RawClients) => void): void {
   change(file);
   const checked = ClientsSchema.safeParse(file);
   if (!checked.success) throw new ArbiterError('bad_request', `${issuesOf(path, checked.error).join('; ')}. Nothing was changed.`);
-  const temp = `${path}.${process.pid}.tmp`;
-  let fd: number;
   try {
-    fd = openSync(temp, 'w', 0o600);
+    writeWhole(path, `${JSON.stringify(file, null, 2)}\n`, { mode: statSync(path).mode & 0o777 });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code !== 'EACCES' && code !== 'EPERM' && code !== 'EROFS') throw err;
     throw new ArbiterError('forbidden', `Cannot write beside ${path} (${code}): run this as a user who may change that file and its folder (for example with sudo). Nothing was changed.`);
   }
-  try {
-    writeSync(fd, `${JSON.stringify(file, null, 2)}\n`);
-    fchmodSync(fd, statSync(path).mode & 0o777);
-    fsyncSync(fd);
-  } catch (err) {
-    rmSync(temp, { force: true });
-    throw err;
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(temp, path);
 }
 
 /** Adds an app; returns its secret, which is kept nowhere (null for a public app). */

@@ -4,11 +4,12 @@
  * signs). A replaced key stays in the JWKS for KEEP_RETIRED_SECONDS after it was replaced, so that every token it
  * signed can still be verified until it expires; it is dropped at the next rotation or start after that.
  */
-import { closeSync, fsyncSync, linkSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { exportJWK, generateKeyPair, calculateJwkThumbprint, type JWK } from 'jose';
 import { z } from 'zod';
 import { ArbiterError } from '../../errors.js';
+import { writeWhole } from '../../write-whole.js';
 
 export const KEYS_FILE = 'oidc-keys.json';
 export const SIGNING_ALGS = ['RS256', 'ES256'] as const;
@@ -57,31 +58,9 @@ function readKeys(path: string): StoredKey[] | undefined {
   return parsed.data.keys;
 }
 
-/** Written whole to a temporary file (0600) and renamed over; `exclusive` refuses to replace an existing file. */
+/** The key file, mode 0600; `exclusive` refuses to replace an existing file. */
 function writeKeys(path: string, keys: StoredKey[], exclusive: boolean): boolean {
-  const temporary = `${path}.${process.pid}.${Date.now()}.tmp`;
-  const fd = openSync(temporary, 'wx', 0o600);
-  try {
-    writeSync(fd, `${JSON.stringify({ keys }, null, 2)}\n`);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  try {
-    if (!exclusive) {
-      renameSync(temporary, path);
-      return true;
-    }
-    try {
-      linkSync(temporary, path);
-      return true;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
-      throw err;
-    }
-  } finally {
-    rmSync(temporary, { force: true });
-  }
+  return writeWhole(path, `${JSON.stringify({ keys }, null, 2)}\n`, { mode: 0o600, exclusive });
 }
 
 function withoutExpired(keys: StoredKey[], now: Date): StoredKey[] {
