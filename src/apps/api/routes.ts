@@ -103,8 +103,9 @@ function validate(e: Endpoint, req: Request): Parameters<Endpoint['handle']>[0] 
 
 export function apiRoutes(services: Services): Router {
   const router = Router();
-  const document = openApiDocument(ENDPOINTS, services.version);
-  router.get(`${API_BASE}/openapi.json`, (_req, res) => void res.json(document));
+  // Made at the first request for it, not at every start.
+  let document: object | undefined;
+  router.get(`${API_BASE}/openapi.json`, (_req, res) => void res.json((document ??= openApiDocument(ENDPOINTS, services.version))));
 
   const limit = rateLimit({
     windowMs: 60_000,
