@@ -4,24 +4,12 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { sha256Hex } from '../../src/secure-compare.js';
 import type { Config } from '../../src/config.js';
-import { isArbiterError } from '../../src/errors.js';
 import { checkConfig } from '../../src/ops/check-config.js';
 import { arbiter } from '../support/cli.js';
-import { tempDir, testConfig, testEnv } from '../support/config.js';
+import { problemsOf, tempDir, testConfig, testEnv } from '../support/config.js';
 
 const HASH = sha256Hex('a-secret-for-the-wiki-0123456789abcdef');
 const WIKI = { client_id: 'wiki', client_secret_hash: HASH, redirect_uris: ['https://wiki.example.com/callback'], scopes: ['openid', 'profile', 'tiers'] };
-
-/** The configuration problems loadConfig refuses to start with. */
-function problemsOf(load: () => Config): string[] {
-  try {
-    load();
-  } catch (err) {
-    assert.ok(isArbiterError(err) && err.code === 'config_invalid', String(err));
-    return err.details as string[];
-  }
-  assert.fail('the configuration was accepted');
-}
 
 function withClients(content: unknown): { dir: ReturnType<typeof tempDir>; file: string; load: () => Config } {
   const dir = tempDir();

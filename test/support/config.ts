@@ -1,7 +1,9 @@
+import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, type Config } from '../../src/config.js';
+import { isArbiterError } from '../../src/errors.js';
 
 export const TIERS = {
   awakened: ['1100000000000000001'],
@@ -48,4 +50,15 @@ export function testEnv(dir: string, env: Record<string, string> = {}): Record<s
 export function testConfig(dir: string, env: Record<string, string> = {}, tiers: Record<string, string[]> = TIERS): Config {
   writeFileSync(join(dir, 'roles.json'), JSON.stringify({ tiers }));
   return loadConfig(testEnv(dir, env), { cwd: dir, envFile: false });
+}
+
+/** The configuration problems loadConfig refuses to start with. */
+export function problemsOf(load: () => Config): string[] {
+  try {
+    load();
+  } catch (err) {
+    assert.ok(isArbiterError(err) && err.code === 'config_invalid', String(err));
+    return err.details as string[];
+  }
+  assert.fail('the configuration was accepted');
 }

@@ -6,8 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseEnv } from 'node:util';
 import { loadConfig, PLACEHOLDERS, type Config } from '../../src/config.js';
-import { isArbiterError } from '../../src/errors.js';
-import { tempDir, testConfig, TIERS, UNREACHABLE_DISCORD, WEBHOOK_SECRET } from '../support/config.js';
+import { problemsOf, tempDir, testConfig, TIERS, UNREACHABLE_DISCORD, WEBHOOK_SECRET } from '../support/config.js';
 
 const ENV_EXAMPLE = fileURLToPath(new URL('../../.env.example', import.meta.url));
 
@@ -26,17 +25,6 @@ function productionEnv(dir: string): Record<string, string> {
     EMAIL_FROM: 'Arbiter <arbiter@arbiter.test>',
     ...UNREACHABLE_DISCORD,
   };
-}
-
-/** The configuration problems loadConfig refuses to start with. */
-function problemsOf(load: () => Config): string[] {
-  try {
-    load();
-  } catch (err) {
-    assert.ok(isArbiterError(err) && err.code === 'config_invalid', String(err));
-    return err.details as string[];
-  }
-  assert.fail('the configuration was accepted');
 }
 
 test('a whsec_ secret must be strict base64 of at least 16 bytes; the problem never shows the secret', (t) => {
