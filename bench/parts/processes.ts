@@ -6,17 +6,20 @@
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { remote, type Remote } from './rpc.js';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const TSX = import.meta.resolve('tsx');
-const TSCONFIG = fileURLToPath(new URL('../../tsconfig.json', import.meta.url));
 const NODE_ARGS = ['--import', TSX];
 
+/** A path in this checkout, from its root. */
 export function path(relative: string): string {
-  return fileURLToPath(new URL(relative, new URL('../../', import.meta.url)));
+  return join(ROOT, relative);
 }
+
+const TSCONFIG = path('tsconfig.json');
 
 export async function freePort(): Promise<number> {
   const server = createServer();
