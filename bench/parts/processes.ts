@@ -21,6 +21,11 @@ export function path(relative: string): string {
 
 const TSCONFIG = path('tsconfig.json');
 
+/**
+ * The same as test/support/world.ts's freePort, kept here on purpose: importing world.ts loads all of Arbiter and the
+ * stand-ins (seconds and some 100 MB), which every module that imports this one would then carry, the bare mailer's
+ * helper process among them.
+ */
 export async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
