@@ -8,7 +8,7 @@ import { authorizeUrl, identify } from '../discord/oauth.js';
 import { callbackParams, newState, stateProblem } from '../discord/oauth-state.js';
 import { ArbiterError } from '../errors.js';
 import { requireCsrf } from '../http/csrf.js';
-import { destroySession, regenerateSession, saveSession } from '../http/session.js';
+import { destroySession, regenerateSession, saveSession, takeFromSession } from '../http/session.js';
 import type { Services } from '../services.js';
 import { actorOf, roleOf, type AdminIdentity } from './access.js';
 import { refusedPage, signedOutPage } from '../views/admin/sign-in.js';
@@ -49,11 +49,7 @@ export function signInRoutes(services: Services): Router {
   });
 
   router.get('/admin/callback', async (req, res) => {
-    const pending = req.session.adminSignIn;
-    if (pending) {
-      delete req.session.adminSignIn;
-      await saveSession(req);
-    }
+    const pending = await takeFromSession(req, 'adminSignIn');
     const query = callbackParams(req.query);
     const reason = stateProblem(pending, query.state, clock.now());
     if (!pending || reason !== null) {

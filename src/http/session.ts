@@ -56,6 +56,19 @@ export function saveSession(req: Request): Promise<void> {
   return new Promise((resolve, reject) => req.session.save((err) => (err ? reject(err) : resolve())));
 }
 
+/**
+ * Takes a single-use value (a pending sign-in's OAuth state) out of the session and saves at once, so that it is
+ * spent whatever happens next. Without one there is nothing to forget, and saving would store an empty session for
+ * whoever sent the request.
+ */
+export async function takeFromSession<K extends keyof session.SessionData>(req: Request, key: K): Promise<session.SessionData[K] | undefined> {
+  const value = req.session[key];
+  if (value === undefined) return undefined;
+  delete req.session[key];
+  await saveSession(req);
+  return value;
+}
+
 /** A new session id with none of the old session's data: at sign-in, so that an id planted before is worthless. */
 export function regenerateSession(req: Request): Promise<void> {
   return new Promise((resolve, reject) => req.session.regenerate((err) => (err ? reject(err) : resolve())));

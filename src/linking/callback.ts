@@ -8,7 +8,7 @@ import { callbackParams, stateProblem } from '../discord/oauth-state.js';
 import { SUBSCRIBER_SCOPES, accountCreatedAt, exchangeCode, fetchUser, revokeToken } from '../discord/oauth.js';
 import { isArbiterError } from '../errors.js';
 import { RECONCILE_JOB } from '../roles/jobs.js';
-import { saveSession } from '../http/session.js';
+import { saveSession, takeFromSession } from '../http/session.js';
 import type { Services } from '../services.js';
 import { completeLink } from './complete.js';
 import { joinServer } from './join.js';
@@ -21,13 +21,7 @@ export function callbackUrl(config: { appUrl: string }): string {
 export function callbackHandler(services: Services) {
   const { tokens, audit, commits, config, clock, log, jobs } = services;
   return async (req: Request, res: Response): Promise<void> => {
-    const pending = req.session.link;
-    // The state is single-use whatever happens next. Without one there is nothing to forget, and saving would
-    // store an empty session for whoever sent the request.
-    if (pending) {
-      delete req.session.link;
-      await saveSession(req);
-    }
+    const pending = await takeFromSession(req, 'link');
     const q = callbackParams(req.query);
     const subscriptionId = pending ? tokens.checkHash(pending.tokenHash).row?.subscription_id ?? null : null;
     const refuse = (action: string, title: string, message: string, details: Record<string, unknown> = {}, status = 400) => {

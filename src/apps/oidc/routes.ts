@@ -9,7 +9,7 @@ import { authorizeUrl, identify } from '../../discord/oauth.js';
 import { callbackParams, newState, stateProblem, type PendingState } from '../../discord/oauth-state.js';
 import { csrfToken, requireCsrf } from '../../http/csrf.js';
 import { routeLabel } from '../../http/metrics.js';
-import { saveSession } from '../../http/session.js';
+import { saveSession, takeFromSession } from '../../http/session.js';
 import type { Services } from '../../services.js';
 import { messagePage } from '../../views/document.js';
 import { sqliteAdapter } from './adapter.js';
@@ -178,11 +178,7 @@ export function oidcRoutes(services: Services): Router {
   });
 
   router.get(`${OIDC_PREFIX}/callback`, async (req, res) => {
-    const pending = req.session.oidcSignIn;
-    if (pending) {
-      delete req.session.oidcSignIn;
-      await saveSession(req);
-    }
+    const pending = await takeFromSession(req, 'oidcSignIn');
     const query = callbackParams(req.query);
     const reason = stateProblem(pending, query.state, clock.now());
     if (!pending || reason !== null || !config.discord) {
