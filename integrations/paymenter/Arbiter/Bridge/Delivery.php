@@ -13,7 +13,7 @@ final class Delivery
 
     public const PERMANENT = 'permanent';
 
-    /** Attempts in all: about ten hours from the first to the last. */
+    /** Attempts in all: about seven hours from the first to the last (the waits of backoff()). */
     public const ATTEMPTS = 12;
 
     /**
