@@ -20,15 +20,14 @@ import type { BareResult, BareSend } from './parts/bare-mailer.js';
 import { formatProfile, profileIn, summariseProfile, type ProfileSummary } from './parts/cpuprofile.js';
 import type { LoadPhase, LoadPlan, LoadResult } from './parts/load.js';
 import { cpuSeconds, path, startHelper, type HelperChild, type ServerChild } from './parts/processes.js';
-import { envNumber, fixed, machine, table, uptime, writeResults } from './parts/report.js';
+import { envChoice, envNumber, fixed, machine, table, uptime, writeResults } from './parts/report.js';
 import type { SmtpPhase } from './parts/smtp-sink.js';
 
 const BURST = envNumber('BENCH_BURST', 10_000, 1);
 const CONNECTIONS = envNumber('BENCH_CONNECTIONS', 32, 1);
 const TIMEOUT_MS = envNumber('BENCH_TIMEOUT', 600, 1) * 1000;
-const PROFILE = process.env.BENCH_PROFILE ?? 'auto';
+const PROFILE = envChoice('BENCH_PROFILE', ['auto', '1', '0'], 'auto');
 const COMPARE = process.env.BENCH_COMPARE || undefined;
-if (!['auto', '0', '1'].includes(PROFILE)) throw new Error(`BENCH_PROFILE must be auto, 1 or 0, not "${PROFILE}"`);
 if (CONNECTIONS > BURST) throw new Error('BENCH_CONNECTIONS must not be more than BENCH_BURST');
 const TARGET = 0.8;
 /** After the last expected message, how long to keep listening for one sent twice. */

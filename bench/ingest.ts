@@ -18,14 +18,13 @@ import { arbiterCounts, startArbiter, WEBHOOK_SECRET, type ArbiterCounts } from 
 import { formatProfile, profileIn, summariseProfile, type ProfileSummary } from './parts/cpuprofile.js';
 import type { LoadPhase, LoadPlan, LoadResult } from './parts/load.js';
 import { cpuSeconds, path, startHelper, startServerChild, type HelperChild, type ServerChild } from './parts/processes.js';
-import { envNumber, fixed, machine, table, uptime, writeResults } from './parts/report.js';
+import { envChoice, envNumber, fixed, machine, table, uptime, writeResults } from './parts/report.js';
 
 const DURATION = envNumber('BENCH_DURATION', 10, 1);
 const WARMUP = envNumber('BENCH_WARMUP', 2, 0);
 const CONNECTIONS = envNumber('BENCH_CONNECTIONS', 32, 1);
 const POOL = envNumber('BENCH_POOL', Math.ceil((DURATION + WARMUP) * 12_500), 1);
-const PROFILE = process.env.BENCH_PROFILE ?? 'auto';
-if (!['auto', '0', '1'].includes(PROFILE)) throw new Error(`BENCH_PROFILE must be auto, 1 or 0, not "${PROFILE}"`);
+const PROFILE = envChoice('BENCH_PROFILE', ['auto', '1', '0'], 'auto');
 const TARGET = 0.6;
 
 interface Target {

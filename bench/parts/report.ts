@@ -72,6 +72,13 @@ export function envNumber(name: string, fallback: number, min = 0): number {
   return value;
 }
 
+/** One of `choices` from the environment, with a default; anything else stops the benchmark with the variable's name. */
+export function envChoice<T extends string>(name: string, choices: readonly T[], fallback: T): T {
+  const value = process.env[name] ?? fallback;
+  if (!(choices as readonly string[]).includes(value)) throw new Error(`${name} must be ${choices.slice(0, -1).join(', ')} or ${choices.at(-1)}, not "${value}"`);
+  return value as T;
+}
+
 export const fixed = (x: number | null | undefined, digits = 0) => (x === null || x === undefined || !Number.isFinite(x) ? 'n/a' : x.toFixed(digits));
 
 export interface Percentiles {
