@@ -13,10 +13,10 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { tempDir } from '../test/support/config.js';
 import { parseSamples } from '../test/support/prometheus.js';
+import { ROLE, WORLD_TIERS } from '../test/support/world.js';
 import { ingest, memoryOf, startArbiter, startStandIns, type Entry, type IngestResult, type Memory } from './parts/arbiter-process.js';
 import { ROOT } from './parts/processes.js';
 import { loadNow, machine, median } from './parts/report.js';
-import { ROLE_ASCENDED, ROLE_AWAKENED, SCALE_TIERS } from './scale-data.js';
 
 const STARTS = Number(process.env.BENCH_FOOTPRINT_STARTS ?? 5);
 const IDLE_MS = 10_000;
@@ -78,11 +78,11 @@ async function measure(entry: Entry, standIns: Awaited<ReturnType<typeof startSt
   try {
     // The first start makes the database; the others find it, as every restart does.
     for (let i = 0; i < STARTS - 1; i++) {
-      const arbiter = await startArbiter({ dir: dir.path, standIns, tiers: SCALE_TIERS, entry });
+      const arbiter = await startArbiter({ dir: dir.path, standIns, tiers: WORLD_TIERS, entry });
       healthyMs.push(arbiter.healthyMs);
       await arbiter.stop();
     }
-    const arbiter = await startArbiter({ dir: dir.path, standIns, tiers: SCALE_TIERS, entry });
+    const arbiter = await startArbiter({ dir: dir.path, standIns, tiers: WORLD_TIERS, entry });
     healthyMs.push(arbiter.healthyMs);
     console.log(`${entry}: start to healthy ${healthyMs.map((ms) => ms.toFixed(0)).join(', ')} ms`);
     try {
@@ -152,7 +152,7 @@ async function startProfile(standIns: Awaited<ReturnType<typeof startStandIns>>)
   const dir = tempDir('arbiter-bench-footprint-prof-');
   try {
     const profiles = join(dir.path, 'profiles');
-    const arbiter = await startArbiter({ dir: dir.path, standIns, tiers: SCALE_TIERS, entry: 'dist', nodeArgs: ['--cpu-prof', '--cpu-prof-dir', profiles] });
+    const arbiter = await startArbiter({ dir: dir.path, standIns, tiers: WORLD_TIERS, entry: 'dist', nodeArgs: ['--cpu-prof', '--cpu-prof-dir', profiles] });
     await arbiter.stop();
     const file = readdirSync(profiles).find((f) => f.endsWith('.cpuprofile'))!;
     const profile = JSON.parse(readFileSync(join(profiles, file), 'utf8')) as {
@@ -196,8 +196,8 @@ if (!process.env.BENCH_FOOTPRINT_NO_BUILD) {
   execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
 }
 const standIns = await startStandIns([
-  { id: ROLE_AWAKENED, name: 'Awakened' },
-  { id: ROLE_ASCENDED, name: 'Ascended' },
+  { id: ROLE.awakened, name: 'Awakened' },
+  { id: ROLE.ascended, name: 'Ascended' },
 ]);
 const results: EntryResult[] = [];
 let profile: Awaited<ReturnType<typeof startProfile>>;

@@ -16,6 +16,7 @@ import type { Config } from '../src/config.js';
 import { migrations } from '../src/db/migrations.js';
 import { openDatabase } from '../src/db/open.js';
 import { prune } from '../src/ops/prune.js';
+import { ROLE } from '../test/support/world.js';
 
 export interface ScaleCounts {
   subscriptions: number;
@@ -42,9 +43,6 @@ export interface ScaleTargets {
 const DAY_MS = 86_400_000;
 const SPAN_MS = 3 * 365 * DAY_MS;
 const BATCH = 50_000;
-export const ROLE_AWAKENED = '300000000000000001';
-export const ROLE_ASCENDED = '300000000000000002';
-export const SCALE_TIERS = { awakened: [ROLE_AWAKENED], ascended: [ROLE_AWAKENED, ROLE_ASCENDED] };
 export const SCALE_ADMINS = ['500000000000000001', '500000000000000002', '500000000000000003'];
 
 const FIRST = [
@@ -201,7 +199,7 @@ export async function fillScaleDatabase(file: string, subscriptions: number, now
     const l = person(linkedOne);
     if (!l.discordId) audit(later + 1000, 'system', 'link.emailed', linkedOne);
     else if (rand(i, 34) < 0.5) audit(later + 1000, 'subscriber', 'link.completed', linkedOne);
-    else audit(later + 1000, 'system', 'role.added', linkedOne, { role: ROLE_AWAKENED, reason: 'linked' });
+    else audit(later + 1000, 'system', 'role.added', linkedOne, { role: ROLE.awakened, reason: 'linked' });
     if (rand(i, 35) < 0.05) token(earlier(i, 36), later, rand(i, 37) < 0.5 ? 'replaced' : 'expired');
     if (rand(i, 38) < 0.01) {
       const subject = person(earlier(i, 39));
@@ -211,15 +209,15 @@ export async function fillScaleDatabase(file: string, subscriptions: number, now
         const revoked = rand(i, 41) < 0.5;
         const kind = rand(i, 42) < 0.8 ? 'grant' : 'block';
         insertGrant.run(
-          subject.discordId, kind, kind === 'grant' ? ROLE_ASCENDED : null, 'a reason', `admin:${admin}`, name, iso(later),
+          subject.discordId, kind, kind === 'grant' ? ROLE.ascended : null, 'a reason', `admin:${admin}`, name, iso(later),
           revoked ? iso(later + DAY_MS) : null, revoked ? `admin:${admin}` : null, revoked ? name : null, revoked ? 'ended' : null,
         );
         counts.roleGrants++;
       }
     }
     // One audit row in a hundred is an admin's; the others are the system's work on roles.
-    if (rand(i, 43) < 0.01) audit(later + 3000, `admin:${SCALE_ADMINS[i % 3]}`, 'grant.added', earlier(i, 44), { name: `Admin ${SCALE_ADMINS[i % 3]!.slice(-1)}`, role: ROLE_ASCENDED, reason: 'a reason' });
-    else audit(later + 3000, 'system', rand(i, 45) < 0.5 ? 'role.removed' : 'ghost.updated', earlier(i, 46), rand(i, 45) < 0.5 ? { role: ROLE_ASCENDED, reason: 'downgraded' } : {});
+    if (rand(i, 43) < 0.01) audit(later + 3000, `admin:${SCALE_ADMINS[i % 3]}`, 'grant.added', earlier(i, 44), { name: `Admin ${SCALE_ADMINS[i % 3]!.slice(-1)}`, role: ROLE.ascended, reason: 'a reason' });
+    else audit(later + 3000, 'system', rand(i, 45) < 0.5 ? 'role.removed' : 'ghost.updated', earlier(i, 46), rand(i, 45) < 0.5 ? { role: ROLE.ascended, reason: 'downgraded' } : {});
   };
 
   const batch = db.transaction((from: number, to: number) => {

@@ -17,12 +17,12 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fold } from '../src/subscriptions/store.js';
 import { tempDir } from '../test/support/config.js';
-import type { Browser } from '../test/support/world.js';
+import { ROLE, WORLD_TIERS, type Browser } from '../test/support/world.js';
 import { ingest, signInAdmin, startArbiter, startStandIns, timedGet, type IngestResult, type RunningArbiter, type StandIns } from './parts/arbiter-process.js';
 import { ROOT } from './parts/processes.js';
 import { loadNow, machine, median, percentile } from './parts/report.js';
 import { statementKey } from './sql-trace.js';
-import { fillScaleDatabase, ROLE_ASCENDED, ROLE_AWAKENED, SCALE_TIERS, scaleTargets, type ScaleTargets } from './scale-data.js';
+import { fillScaleDatabase, scaleTargets, type ScaleTargets } from './scale-data.js';
 
 const LARGE = Number(process.env.BENCH_SCALE_SUBSCRIPTIONS ?? 1_000_000);
 const SMALL = Math.round(LARGE / 100);
@@ -170,7 +170,7 @@ async function startSide(size: Size, subscriptions: number, dir: string, standIn
   const trace = join(dir, 'statements.jsonl');
   writeFileSync(trace, '');
   const startedAt = new Date().toISOString();
-  const arbiter = await startArbiter({ dir, standIns, tiers: SCALE_TIERS, entry: 'tsx', sqlTrace: trace });
+  const arbiter = await startArbiter({ dir, standIns, tiers: WORLD_TIERS, entry: 'tsx', sqlTrace: trace });
   const side: Side = { size, subscriptions, dir, file: join(dir, 'data/arbiter.db'), targets: scaleTargets(subscriptions, PEOPLE), arbiter, startedAt, trace, phases: [] };
   phaseDone(side, 'start');
   return side;
@@ -357,8 +357,8 @@ const host = machine();
 console.log(`Scale benchmark: ${SMALL.toLocaleString('en')} vs ${LARGE.toLocaleString('en')} subscriptions, ${host.nproc} CPUs (${host.cpu}), ${host.ramGiB} GiB, Node ${host.node}, load ${host.load.join(' ')}`);
 const work = { small: tempDir('arbiter-bench-scale-small-'), large: tempDir('arbiter-bench-scale-large-') };
 const standIns = await startStandIns([
-  { id: ROLE_AWAKENED, name: 'Awakened' },
-  { id: ROLE_ASCENDED, name: 'Ascended' },
+  { id: ROLE.awakened, name: 'Awakened' },
+  { id: ROLE.ascended, name: 'Ascended' },
 ]);
 try {
   const fills = {} as Record<Size, { fillSeconds: number | null }>;
@@ -370,7 +370,7 @@ try {
     const targets = scaleTargets(n, PEOPLE);
     for (const id of targets.discordIds) {
       standIns.discord.addUser({ id, username: `member${id.slice(-6)}`, global_name: null });
-      standIns.discord.memberJoins(id, [ROLE_AWAKENED]);
+      standIns.discord.memberJoins(id, [ROLE.awakened]);
     }
   }
 
