@@ -11,6 +11,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { tempDir } from '../test/support/config.js';
 import { parseSamples } from '../test/support/prometheus.js';
 import { ROLE, WORLD_TIERS } from '../test/support/world.js';
@@ -44,8 +45,6 @@ interface EntryResult {
   idleAfter: Memory;
   load: string[];
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function heapOf(url: string): Promise<Heap> {
   const samples = parseSamples(await (await fetch(`${url}/metrics`)).text());

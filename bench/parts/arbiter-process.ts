@@ -9,6 +9,7 @@ import { createWriteStream, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { startFakeDiscord, type FakeDiscord } from '../../stand-ins/discord.js';
 import { startFakeGhost, type FakeGhost } from '../../stand-ins/ghost.js';
@@ -121,8 +122,6 @@ function standInEnv({ discord, ghost, smtp }: StandIns): Record<string, string> 
     LOG_LEVEL: 'info',
   };
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The node options of package.json's start script (`exec node <options> dist/main.js`). */
 function startOptions(): string[] {
