@@ -8,8 +8,8 @@
  * Run: npm run bench:footprint (it runs npm run build first; BENCH_FOOTPRINT_NO_BUILD=1 skips that).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { tempDir } from '../test/support/config.js';
@@ -17,7 +17,7 @@ import { parseSamples } from '../test/support/prometheus.js';
 import { ROLE, WORLD_TIERS } from '../test/support/world.js';
 import { ingest, memoryOf, startArbiter, startStandIns, type Entry, type IngestResult, type Memory } from './parts/arbiter-process.js';
 import { ROOT } from './parts/processes.js';
-import { loadNow, machine, median } from './parts/report.js';
+import { loadNow, machine, median, writeResults } from './parts/report.js';
 
 const STARTS = Number(process.env.BENCH_FOOTPRINT_STARTS ?? 5);
 const IDLE_MS = 10_000;
@@ -243,9 +243,5 @@ const verdict = {
 };
 console.log(`\ntargets (dist): start to healthy ${verdict.healthy ? 'met' : 'MISSED'}; idle RSS ${verdict.idle ? 'met' : 'MISSED'}`);
 
-mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
-writeFileSync(
-  join(ROOT, 'bench/results/footprint.json'),
-  `${JSON.stringify({ machine: host, target: TARGET, results, bareNodeMs: bareNode, bareNodeRssMb: nothing.rssMb, imports, startProfile: profile!, verdict }, null, 2)}\n`,
-);
-console.log('written: bench/results/footprint.json');
+const file = writeResults('footprint', { machine: host, target: TARGET, results, bareNodeMs: bareNode, bareNodeRssMb: nothing.rssMb, imports, startProfile: profile!, verdict });
+console.log(`written: ${relative(ROOT, file)}`);

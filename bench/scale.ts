@@ -13,14 +13,14 @@
  */
 import Database from 'better-sqlite3';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fold } from '../src/subscriptions/store.js';
 import { tempDir } from '../test/support/config.js';
 import { ROLE, WORLD_TIERS, type Browser } from '../test/support/world.js';
 import { ingest, signInAdmin, startArbiter, startStandIns, timedGet, type IngestResult, type RunningArbiter, type StandIns } from './parts/arbiter-process.js';
 import { ROOT } from './parts/processes.js';
-import { loadNow, machine, median, percentile } from './parts/report.js';
+import { loadNow, machine, median, percentile, writeResults } from './parts/report.js';
 import { statementKey } from './sql-trace.js';
 import { fillScaleDatabase, scaleTargets, type ScaleTargets } from './scale-data.js';
 
@@ -411,13 +411,9 @@ try {
   console.log(`\n${scans.length} statements pass over a whole big table:`);
   for (const p of scans) console.log(`- [${p.phase}] ${fmt(p.ms.large)} ms at the large size: ${oneLine(p.sql).slice(0, 140)}\n    ${p.scans.join('; ')}`);
 
-  mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
   const strip = (r: SizeResult) => ({ ...r, statements: undefined });
-  writeFileSync(
-    join(ROOT, 'bench/results/scale.json'),
-    `${JSON.stringify({ machine: host, deliveries: DELIVERIES, concurrency: CONCURRENCY, runs: RUNS, small: strip(small), large: strip(large), results: rows, statements: planRows }, null, 2)}\n`,
-  );
-  console.log('\nwritten: bench/results/scale.json');
+  const file = writeResults('scale', { machine: host, deliveries: DELIVERIES, concurrency: CONCURRENCY, runs: RUNS, small: strip(small), large: strip(large), results: rows, statements: planRows });
+  console.log(`\nwritten: ${relative(ROOT, file)}`);
 } finally {
   await standIns.close();
   if (!process.env.BENCH_SCALE_KEEP) {
