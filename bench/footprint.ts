@@ -15,7 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { tempDir } from '../test/support/config.js';
 import { parseSamples } from '../test/support/prometheus.js';
 import { ROLE, WORLD_TIERS } from '../test/support/world.js';
-import { ingest, memoryOf, startArbiter, startStandIns, type Entry, type IngestResult, type Memory } from './parts/arbiter-process.js';
+import { ingest, memoryOf, startArbiter, startStandIns, type Entry, type IngestResult, type Memory, type StandIns } from './parts/arbiter-process.js';
 import { ROOT } from './parts/processes.js';
 import { loadNow, machine, median, writeResults } from './parts/report.js';
 
@@ -70,7 +70,7 @@ async function peakDuring<T>(pid: number, work: () => Promise<T>): Promise<{ val
   }
 }
 
-async function measure(entry: Entry, standIns: Awaited<ReturnType<typeof startStandIns>>): Promise<EntryResult> {
+async function measure(entry: Entry, standIns: StandIns): Promise<EntryResult> {
   const dir = tempDir(`arbiter-bench-footprint-${entry}-`);
   const load = [loadNow().join(' ')];
   const healthyMs: number[] = [];
@@ -147,7 +147,7 @@ function importCost(specifier: string | null): { ms: number; rssMb: number } {
  * healthy. Each sample counts for the innermost frame of the stack that is a package's code or Arbiter's own: the
  * loading and compiling Node does for an import is charged to the code that imported.
  */
-async function startProfile(standIns: Awaited<ReturnType<typeof startStandIns>>): Promise<{ healthyMs: number; byPackage: [string, number][] }> {
+async function startProfile(standIns: StandIns): Promise<{ healthyMs: number; byPackage: [string, number][] }> {
   const dir = tempDir('arbiter-bench-footprint-prof-');
   try {
     const profiles = join(dir.path, 'profiles');
