@@ -43,7 +43,7 @@ export interface ScaleTargets {
 const DAY_MS = 86_400_000;
 const SPAN_MS = 3 * 365 * DAY_MS;
 const BATCH = 50_000;
-export const SCALE_ADMINS = ['500000000000000001', '500000000000000002', '500000000000000003'];
+const SCALE_ADMINS = ['500000000000000001', '500000000000000002', '500000000000000003'];
 
 const FIRST = [
   'Ada', 'Alan', 'Grace', 'Linus', 'Margaret', 'Ken', 'Barbara', 'Dennis', 'Frances', 'Edsger', 'Radia', 'Niklaus',
